@@ -1,0 +1,130 @@
+// canal/detail/greenlet.hpp: the greenlet control block, which is also the shared state behind
+// canal::task<R>. Public only because task<R> and go() allocate the block together with the
+// user's callable (one allocation per spawn); every field is owned by runtime/ and documented in
+// runtime/DESIGN.md. User code must not touch anything in this header.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <exception>
+#include "canal/detail/source_location.hpp"
+#include <string>
+
+#include "canal/detail/spinlock.hpp"
+
+namespace canal::detail {
+
+struct wait_entry;
+
+// wait_queue: an intrusive FIFO of wait_entry (operations in runtime/park.hpp).
+struct wait_queue {
+  wait_entry* head = nullptr;
+  wait_entry* tail = nullptr;
+};
+
+// exec_context: one machine context (a greenlet's, or a worker's scheduler loop on its thread
+// stack) with what the sanitizers need to know about its stack.
+struct exec_context {
+  void* ctx = nullptr;          // saved Boost.Context fcontext; nullptr until first run
+  void* stack_lo = nullptr;     // lowest usable stack address (ASan)
+  std::size_t stack_size = 0;   // usable bytes (ASan)
+  void* tsan_fiber = nullptr;   // TSan builds only
+  void* asan_fake = nullptr;    // ASan builds only: fake stack saved while switched out
+};
+
+// parker: how a blocked party (a greenlet, or an OS thread through a thread_local parker) is
+// claimed and woken exactly once. word = epoch << 32 | token.
+//   token 0 (idle): not waiting; 1 (open): waiting, claimable; >= 2: claimed by the party whose
+//   token it is (timeout, cancel, or a signal/select case). Wakers CAS open -> token; exactly one
+//   wins (Go's selectDone), then wakes the party.
+struct parker {
+  static constexpr std::uint32_t tok_idle = 0;
+  static constexpr std::uint32_t tok_open = 1;
+  static constexpr std::uint32_t tok_timeout = 2;
+  static constexpr std::uint32_t tok_cancel = 3;
+  static constexpr std::uint32_t tok_signal = 4;  // tok_signal + k: select case k fired
+
+  std::atomic<std::uint64_t> word{0};
+  std::atomic<std::uint32_t> futex{0};  // OS threads only: set to 1 when woken
+  struct greenlet* g = nullptr;          // nullptr: an OS thread
+};
+
+// Run state for the park/ready handshake (see runtime/DESIGN.md, "park and ready").
+enum class run_state : std::uint8_t {
+  active = 0,        // running, or runnable in some queue
+  parked = 1,        // context saved, waiting for ready()
+  wake_pending = 2,  // ready() arrived before the park finished; the parker requeues itself
+};
+
+// Life-cycle of a greenlet, written by its worker only.
+enum class life : std::uint8_t { created = 0, started = 1, done = 2 };
+
+struct worker;  // runtime/worker.hpp
+
+struct greenlet {
+  explicit greenlet(canal::source_location where) noexcept : where_(where) {}
+  greenlet(const greenlet&) = delete;
+  greenlet& operator=(const greenlet&) = delete;
+  virtual ~greenlet();
+
+  // invoke() runs the user's callable and stores its result or exception; it never throws.
+  virtual void invoke() noexcept = 0;
+  // discard() destroys the callable without running it (a greenlet killed before it started).
+  virtual void discard() noexcept = 0;
+
+  // ---- scheduling: touched by the worker that runs it, handed over through run queues
+  greenlet* next_ = nullptr;      // intrusive link in run queues
+  exec_context ec_;               // machine context, valid while the greenlet is switched out
+  void* stack_ = nullptr;         // stack block (runtime/stack.hpp), assigned at first run
+  std::atomic<run_state> state_{run_state::active};
+  life life_ = life::created;
+  std::atomic<bool> cancel_{false};  // kill() requested and not yet delivered
+  std::atomic<bool> nocancel_{false};  // parked while unwinding: kill() must not wake it
+
+  // ---- waiting
+  parker parker_;
+  const char* wait_reason_ = nullptr;  // what it is parked on, for dumps ("chan receive", ...)
+
+  // ---- identity
+  std::uint64_t id_ = 0;
+  std::string name_;
+  canal::source_location where_;
+
+  // ---- registry of live greenlets (runtime/scheduler.cc), guarded by the owner's registry lock
+  greenlet* reg_prev_ = nullptr;
+  greenlet* reg_next_ = nullptr;
+  worker* reg_owner_ = nullptr;
+
+  // ---- task state, guarded by join_lock_
+  spinlock join_lock_;
+  bool done_ = false;
+  std::atomic<bool> done_flag_{false};  // mirror of done_ for lock-free ready()
+  bool observed_ = false;               // get() saw the outcome
+  wait_queue joiners_;                  // parties blocked in join()
+  std::exception_ptr error_;
+
+  // ---- references: handles (task<R>) + 1 while not finished
+  std::atomic<std::uint32_t> refs_{1};
+};
+
+// ---- runtime entry points used by the public templates (runtime/*.cc)
+struct run_config;
+
+// spawn() makes g runnable (from a greenlet or from a foreign OS thread while a runtime runs).
+// Takes over the reference the caller holds for the running greenlet. Throws canal::error when
+// no runtime is running.
+void spawn(greenlet* g);
+void add_ref(greenlet* g) noexcept;
+void release(greenlet* g) noexcept;
+void join(greenlet* g);                                     // may throw cancelled
+bool join_until(greenlet* g, std::int64_t deadline_ns);     // steady_clock ns; may throw cancelled
+void kill(greenlet* g) noexcept;
+bool is_done(const greenlet* g) noexcept;
+void mark_observed(greenlet* g) noexcept;
+greenlet* current() noexcept;  // the running greenlet, nullptr on a foreign thread
+
+std::int64_t now_ns() noexcept;  // steady_clock, nanoseconds
+
+}  // namespace canal::detail

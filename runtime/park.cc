@@ -1,0 +1,157 @@
+// park.cc: begin_wait/block/end_wait/wake for greenlets and OS threads (see park.hpp).
+//
+// OS threads park on a futex in a thread_local parker; greenlets park through their worker
+// (worker::switch_out with action park) and arm their deadline in that worker's timer_heap.
+#include "runtime/park.hpp"
+
+#include <linux/futex.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <exception>
+
+#include "canal/errors.hpp"
+#include "runtime/scheduler.hpp"
+#include "runtime/worker.hpp"
+
+namespace canal::detail {
+
+namespace {
+
+thread_local parker t_thread_parker;
+
+void futex_wait(std::atomic<std::uint32_t>* addr, std::uint32_t val, const timespec* rel) {
+  syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(addr), FUTEX_WAIT_PRIVATE, val, rel,
+          nullptr, 0);
+}
+void futex_wake(std::atomic<std::uint32_t>* addr) {
+  syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(addr), FUTEX_WAKE_PRIVATE, 1, nullptr,
+          nullptr, 0);
+}
+
+void unlock_all(spinlock* const* locks, std::size_t n) {
+  for (std::size_t i = 0; i < n; ++i) locks[i]->unlock();
+}
+
+std::uint32_t close_wait(wait_ticket t) noexcept {
+  const auto tok = static_cast<std::uint32_t>(t.p->word.load(std::memory_order_acquire));
+  t.p->word.store(pk_word(t.epoch, parker::tok_idle), std::memory_order_relaxed);
+  return tok;
+}
+
+std::uint32_t block_thread(wait_ticket t, spinlock* const* locks, std::size_t nlocks,
+                           std::int64_t deadline) {
+  parker* p = t.p;
+  unlock_all(locks, nlocks);
+  for (;;) {
+    if (p->futex.load(std::memory_order_acquire)) break;
+    if (deadline == block_forever) {
+      futex_wait(&p->futex, 0, nullptr);
+      continue;
+    }
+    const std::int64_t now = now_ns();
+    if (now >= deadline) {
+      if (try_claim(p, t.epoch, parker::tok_timeout)) return close_wait(t);
+      deadline = block_forever;  // claimed by a waker: it sets the futex momentarily
+      continue;
+    }
+    const std::int64_t rel = deadline - now;
+    timespec ts{static_cast<time_t>(rel / 1000000000), static_cast<long>(rel % 1000000000)};
+    futex_wait(&p->futex, 0, &ts);
+  }
+  return close_wait(t);
+}
+
+}  // namespace
+
+std::int64_t now_ns() noexcept {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+wait_ticket begin_wait() noexcept {
+  greenlet* g = current();
+  parker* p;
+  if (g) {
+    p = &g->parker_;
+    g->nocancel_.store(std::uncaught_exceptions() > 0, std::memory_order_relaxed);
+  } else {
+    p = &t_thread_parker;
+    p->futex.store(0, std::memory_order_relaxed);
+  }
+  const auto epoch = static_cast<std::uint32_t>(p->word.load(std::memory_order_relaxed) >> 32) + 1;
+  p->word.store(pk_word(epoch, parker::tok_open), std::memory_order_seq_cst);
+  return {p, epoch};
+}
+
+void wake(parker* p, bool next) noexcept {
+  if (p->g) {
+    ready(p->g, next);
+  } else {
+    p->futex.store(1, std::memory_order_release);
+    futex_wake(&p->futex);
+  }
+}
+
+std::uint32_t block(wait_ticket t, spinlock* const* locks, std::size_t nlocks,
+                    std::int64_t deadline, const char* reason) {
+  greenlet* g = t.p->g;
+  if (!g) return block_thread(t, locks, nlocks, deadline);
+
+  // A kill() that came before we got here: deliver it now instead of parking.
+  if (!g->nocancel_.load(std::memory_order_relaxed) &&
+      g->cancel_.load(std::memory_order_seq_cst) &&
+      try_claim(t.p, t.epoch, parker::tok_cancel)) {
+    unlock_all(locks, nlocks);
+    return close_wait(t);
+  }
+  const bool timed = deadline != block_forever;
+  if (timed && deadline <= now_ns() && try_claim(t.p, t.epoch, parker::tok_timeout)) {
+    unlock_all(locks, nlocks);
+    return close_wait(t);
+  }
+  worker* w = current_worker();
+  timer_node tn;
+  if (timed) {
+    tn.deadline = deadline;
+    tn.p = t.p;
+    tn.epoch = t.epoch;
+    w->timers.add(&tn);
+  }
+  g->wait_reason_ = reason;
+  w->switch_out(action_kind::park, locks, nlocks);
+  g->wait_reason_ = nullptr;
+  const std::uint32_t tok = close_wait(t);
+  if (timed && tok != parker::tok_timeout) tn.owner->cancel(&tn);
+  return tok;
+}
+
+std::uint32_t end_wait(wait_ticket t) noexcept {
+  std::uint64_t expect = pk_word(t.epoch, parker::tok_open);
+  if (t.p->word.compare_exchange_strong(expect, pk_word(t.epoch, parker::tok_idle),
+                                        std::memory_order_acq_rel, std::memory_order_acquire))
+    return parker::tok_open;
+  // Somebody claimed this wait (kill()) and is waking us: absorb that wake-up here, or it would
+  // end the next wait early.
+  if (t.p->g) {
+    current_worker()->switch_out(action_kind::park, nullptr, 0);
+  } else {
+    while (!t.p->futex.load(std::memory_order_acquire)) futex_wait(&t.p->futex, 0, nullptr);
+  }
+  return close_wait(t);
+}
+
+void throw_cancelled() {
+  if (greenlet* g = current()) {
+    scheduler* s = g_sched.load(std::memory_order_acquire);
+    if (!(s && s->shutting_down.load(std::memory_order_acquire)))
+      g->cancel_.store(false, std::memory_order_relaxed);
+  }
+  throw cancelled{};
+}
+
+}  // namespace canal::detail

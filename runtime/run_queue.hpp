@@ -1,0 +1,140 @@
+// run_queue.hpp: where runnable greenlets wait. The only file that includes Boost.Lockfree.
+//
+//   local_ring   per worker, 256 slots, single producer (the owner) / multiple consumers (the
+//                owner pops FIFO at head, thieves take half at head): Go's runq.
+//   global_fifo  runtime-wide overflow, spinlock + intrusive list through greenlet::next_.
+//                When a worker's ring is full, or while the overflow is non-empty, new work goes
+//                here, so one worker alone still runs everything in exact FIFO order (gevent's
+//                order): the ring only ever holds work older than the overflow's.
+//   inbox        runtime-wide, lock-free MPMC (boost::lockfree::queue): greenlets made
+//                runnable by foreign OS threads (go() or a channel wake-up from a thread).
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <mutex>
+
+#include <boost/lockfree/queue.hpp>
+
+#include "canal/detail/greenlet.hpp"
+#include "canal/detail/spinlock.hpp"
+
+namespace canal::detail {
+
+class local_ring {
+ public:
+  static constexpr std::uint32_t capacity = 256;
+
+  // push() by the owner only; false when full.
+  bool push(greenlet* g) noexcept {
+    const std::uint32_t h = head_.load(std::memory_order_acquire);
+    const std::uint32_t t = tail_.load(std::memory_order_relaxed);
+    if (t - h >= capacity) return false;
+    buf_[t % capacity].store(g, std::memory_order_relaxed);
+    tail_.store(t + 1, std::memory_order_release);
+    return true;
+  }
+
+  // pop() by the owner only (races with thieves through the CAS on head).
+  greenlet* pop() noexcept {
+    std::uint32_t h = head_.load(std::memory_order_acquire);
+    for (;;) {
+      const std::uint32_t t = tail_.load(std::memory_order_relaxed);
+      if (t == h) return nullptr;
+      greenlet* g = buf_[h % capacity].load(std::memory_order_relaxed);
+      if (head_.compare_exchange_weak(h, h + 1, std::memory_order_acq_rel,
+                                      std::memory_order_acquire))
+        return g;
+    }
+  }
+
+  std::uint32_t size() const noexcept {
+    const std::uint32_t h = head_.load(std::memory_order_acquire);
+    const std::uint32_t t = tail_.load(std::memory_order_acquire);
+    return t - h;
+  }
+
+  // steal_into() moves half of this ring (a victim's) into dst (the thief's own ring, which
+  // must be empty). Returns how many moved.
+  std::uint32_t steal_into(local_ring& dst) noexcept {
+    const std::uint32_t dt = dst.tail_.load(std::memory_order_relaxed);
+    for (;;) {
+      std::uint32_t h = head_.load(std::memory_order_acquire);
+      const std::uint32_t t = tail_.load(std::memory_order_acquire);
+      std::uint32_t n = t - h;
+      n -= n / 2;
+      if (n == 0) return 0;
+      if (n > capacity / 2) continue;  // read head and tail at different times; retry
+      for (std::uint32_t i = 0; i < n; ++i)
+        dst.buf_[(dt + i) % capacity].store(buf_[(h + i) % capacity].load(std::memory_order_relaxed),
+                                            std::memory_order_relaxed);
+      if (head_.compare_exchange_weak(h, h + n, std::memory_order_acq_rel,
+                                      std::memory_order_acquire)) {
+        dst.tail_.store(dt + n, std::memory_order_release);
+        return n;
+      }
+    }
+  }
+
+ private:
+  alignas(64) std::atomic<std::uint32_t> head_{0};
+  alignas(64) std::atomic<std::uint32_t> tail_{0};
+  std::atomic<greenlet*> buf_[capacity];
+};
+
+class global_fifo {
+ public:
+  void push(greenlet* g) noexcept {
+    std::lock_guard<spinlock> lk(lock_);
+    g->next_ = nullptr;
+    if (tail_) tail_->next_ = g; else head_ = g;
+    tail_ = g;
+    size_.fetch_add(1, std::memory_order_release);
+  }
+  // pop_into() takes up to max items: the first is returned, the rest pushed into ring.
+  greenlet* pop_into(local_ring& ring, std::uint32_t max) noexcept {
+    if (size_.load(std::memory_order_acquire) == 0) return nullptr;
+    std::lock_guard<spinlock> lk(lock_);
+    greenlet* first = head_;
+    if (!first) return nullptr;
+    head_ = first->next_;
+    std::size_t taken = 1;
+    while (head_ && taken < max && ring.push(head_)) {
+      head_ = head_->next_;
+      ++taken;
+    }
+    if (!head_) tail_ = nullptr;
+    size_.fetch_sub(taken, std::memory_order_release);
+    return first;
+  }
+  std::size_t size() const noexcept { return size_.load(std::memory_order_acquire); }
+
+ private:
+  spinlock lock_;
+  greenlet* head_ = nullptr;
+  greenlet* tail_ = nullptr;
+  std::atomic<std::size_t> size_{0};
+};
+
+class inbox {
+ public:
+  inbox() : q_(1024) {}
+  void push(greenlet* g) {
+    while (!q_.push(g)) spin_yield();  // push allocates a node; fails only without memory
+    size_.fetch_add(1, std::memory_order_release);
+  }
+  greenlet* pop() noexcept {
+    if (size_.load(std::memory_order_acquire) == 0) return nullptr;
+    greenlet* g = nullptr;
+    if (!q_.pop(g)) return nullptr;
+    size_.fetch_sub(1, std::memory_order_release);
+    return g;
+  }
+  std::size_t size() const noexcept { return size_.load(std::memory_order_acquire); }
+
+ private:
+  boost::lockfree::queue<greenlet*> q_;
+  std::atomic<std::size_t> size_{0};
+};
+
+}  // namespace canal::detail

@@ -1,0 +1,374 @@
+// worker.cc: the worker loop, the switch path between greenlets, and park/ready.
+//
+// Invariants:
+//   - a greenlet runs on at most one worker at a time; its exec_context is valid exactly while
+//     it is switched out (saved by on_landing() before anything can make it runnable).
+//   - pending is written right before a switch and consumed by on_landing() on the same thread.
+//   - only the owner touches runnext, the stack cache and the hub; the ring is SPMC.
+//   - a greenlet's state_ goes active -> parked only in run_pending(), after its locks were
+//     released; ready() moves parked -> active (then queues it) or active -> wake_pending (the
+//     parker's run_pending() queues it instead).
+#include "runtime/worker.hpp"
+
+#include <cstdio>
+#include <cstdlib>
+#include <exception>
+
+#include "canal/errors.hpp"
+
+#include "runtime/greenlet.hpp"
+#include "runtime/park.hpp"
+#include "runtime/scheduler.hpp"
+
+namespace canal::detail {
+
+namespace {
+thread_local worker* t_worker = nullptr;
+constexpr std::uint32_t runnext_limit = 61;  // consecutive runnext picks before the ring's turn
+constexpr std::uint32_t loop_every = 64;     // direct switches before a pass through the loop
+constexpr int spin_rounds = 48;              // idle search rounds before sleeping (~30 µs)
+}  // namespace
+
+__attribute__((noinline)) worker* current_worker() noexcept {
+  asm volatile("" ::: "memory");
+  return t_worker;
+}
+
+greenlet* running_greenlet_for_signal() noexcept {
+  worker* w = t_worker;
+  return w ? w->current : nullptr;
+}
+
+greenlet* current() noexcept {
+  worker* w = current_worker();
+  return w ? w->current : nullptr;
+}
+
+worker::worker(scheduler* s, std::size_t i)
+    : sched(s), index(i), rng(0x9E3779B97F4A7C15ull * (i + 1)) {}
+
+// ---------------------------------------------------------------- landing and actions
+
+void on_landing(void* from_ctx, worker* w) noexcept {
+  if (w->pending.save) w->pending.save->ctx = from_ctx;
+  w->run_pending();
+}
+
+void worker::run_pending() noexcept {
+  const switch_action a = pending;
+  pending = switch_action{};
+  switch (a.kind) {
+    case action_kind::none:
+      break;
+    case action_kind::park: {
+      for (std::size_t i = 0; i < a.nlocks; ++i) a.locks[i]->unlock();
+      run_state s = run_state::active;
+      if (!a.from->state_.compare_exchange_strong(s, run_state::parked, std::memory_order_acq_rel,
+                                                  std::memory_order_acquire)) {
+        // ready() came while it was still running: it is runnable again at once.
+        a.from->state_.store(run_state::active, std::memory_order_relaxed);
+        push_tail(a.from);
+      }
+      break;
+    }
+    case action_kind::yield:
+      push_tail(a.from);
+      break;
+    case action_kind::exit:
+      retire(a.from);
+      break;
+  }
+}
+
+// ---------------------------------------------------------------- queues
+
+void worker::push_tail(greenlet* g) noexcept {
+  if (sched->overflow.size() != 0 || !ring.push(g)) sched->overflow.push(g);
+  sched->maybe_wake();
+}
+
+void worker::push_next(greenlet* g) noexcept {
+  greenlet* old = runnext;
+  runnext = g;
+  if (old) push_tail(old);
+}
+
+greenlet* worker::filter(greenlet* g) noexcept {
+  if (g && g->life_ == life::created && g->cancel_.load(std::memory_order_acquire)) {
+    // Killed before it ever ran: it never starts (no stack is assigned).
+    g->discard();
+    g->error_ = std::make_exception_ptr(cancelled{});
+    g->life_ = life::done;
+    finish(g);
+    sched->unregister_greenlet(g);
+    sched->greenlet_finished();
+    release(g);
+    return nullptr;
+  }
+  return g;
+}
+
+greenlet* worker::pick_local() noexcept {
+  for (;;) {
+    greenlet* g = nullptr;
+    if (runnext && runnext_streak < runnext_limit) {
+      g = runnext;
+      runnext = nullptr;
+      ++runnext_streak;
+    } else {
+      runnext_streak = 0;
+      g = ring.pop();
+      if (!g) g = sched->overflow.pop_into(ring, local_ring::capacity / 2);
+      if (!g && runnext) {
+        g = runnext;
+        runnext = nullptr;
+      }
+      if (!g) return nullptr;
+    }
+    if ((g = filter(g))) return g;
+  }
+}
+
+greenlet* worker::take_global() noexcept {
+  for (;;) {
+    greenlet* g = sched->overflow.pop_into(ring, local_ring::capacity / 2);
+    if (!g) g = sched->foreign.pop();
+    if (!g) return nullptr;
+    if ((g = filter(g))) return g;
+  }
+}
+
+greenlet* worker::steal() noexcept {
+  const std::size_t n = sched->nworkers;
+  if (n < 2) return nullptr;
+  rng ^= rng << 13;
+  rng ^= rng >> 7;
+  rng ^= rng << 17;
+  const std::size_t start = rng % n;
+  for (std::size_t k = 0; k < n; ++k) {
+    worker* v = sched->workers[(start + k) % n].get();
+    if (v == this) continue;
+    if (v->ring.size() == 0) continue;
+    if (v->ring.steal_into(ring)) {
+      if (greenlet* g = filter(ring.pop())) return g;
+    }
+  }
+  return nullptr;
+}
+
+bool worker::work_visible() const noexcept {
+  if (sched->stopping.load(std::memory_order_acquire)) return true;
+  if (sched->overflow.size() || sched->foreign.size()) return true;
+  for (auto& v : sched->workers)
+    if (v.get() != this && v->ring.size() > 1) return true;
+  return false;
+}
+
+greenlet* worker::find_work() noexcept {
+  for (;;) {
+    ++tick;
+    if (!timers.empty()) {
+      const std::int64_t now = now_ns();
+      if (timers.earliest() <= now) timers.fire_due(now);
+    }
+    if (tick % runnext_limit == 0) {
+      if (greenlet* g = take_global()) return g;
+    }
+    if (greenlet* g = pick_local()) return g;
+    if (greenlet* g = take_global()) return g;
+    if (sched->stopping.load(std::memory_order_acquire)) return nullptr;
+
+    // Spin a little looking for work before sleeping: waking a sleeping thread costs
+    // 10-40 µs on this kind of machine, a few rounds of polling far less.
+    if (sched->nworkers > 1) {
+      sched->nspinning.fetch_add(1, std::memory_order_seq_cst);
+      greenlet* g = nullptr;
+      for (int round = 0; round < spin_rounds && !g; ++round) {
+        if ((g = take_global()) || (g = steal())) break;
+        if (!timers.empty() && timers.earliest() <= now_ns()) break;
+        if (sched->stopping.load(std::memory_order_acquire)) break;
+        for (int i = 0; i < 32; ++i) CANAL_CPU_RELAX();
+      }
+      sched->nspinning.fetch_sub(1, std::memory_order_seq_cst);
+      if (g) {
+        if (ring.size() > 0) sched->maybe_wake();
+        return g;
+      }
+      if (!timers.empty() && timers.earliest() <= now_ns()) continue;
+    }
+    idle_sleep();
+  }
+}
+
+void worker::idle_sleep() noexcept {
+  {
+    std::lock_guard<spinlock> lk(sched->idle_lock);
+    sched->idle.push_back(this);
+    in_idle_list = true;
+    sched->nidle.fetch_add(1, std::memory_order_seq_cst);
+  }
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+  if (!work_visible()) hub_.sleep(timers.earliest());
+  std::lock_guard<spinlock> lk(sched->idle_lock);
+  if (in_idle_list) {
+    for (auto it = sched->idle.begin(); it != sched->idle.end(); ++it) {
+      if (*it == this) {
+        sched->idle.erase(it);
+        break;
+      }
+    }
+    in_idle_list = false;
+    sched->nidle.fetch_sub(1, std::memory_order_seq_cst);
+  }
+}
+
+// ---------------------------------------------------------------- switching
+
+void worker::prepare(greenlet* g) {
+  if (!g->ec_.ctx) {
+    stack_block* b = stacks.get(sched->stacks);
+    g->stack_ = b;
+    context_make(&g->ec_, b->lo, b->usable);
+  }
+}
+
+void worker::resume(greenlet* g) noexcept {
+  try {
+    prepare(g);
+  } catch (...) {
+    std::fprintf(stderr, "canal: out of memory for a greenlet stack; aborting\n");
+    std::abort();
+  }
+  current = g;
+  pending = switch_action{action_kind::none, &sched_ec, nullptr, nullptr, 0};
+  context_switch(&sched_ec, &g->ec_, this);
+}
+
+void worker::switch_out(action_kind k, spinlock* const* locks, std::size_t nlocks) noexcept {
+  greenlet* g = current;
+  greenlet* next = (++tick % loop_every) != 0 ? pick_local() : nullptr;
+  if (next) {
+    try {
+      prepare(next);
+    } catch (...) {
+      push_tail(next);  // no stack now: let the loop retry it
+      next = nullptr;
+    }
+  }
+  pending = switch_action{k, &g->ec_, g, locks, nlocks};
+  exec_context* to;
+  if (next) {
+    current = next;
+    to = &next->ec_;
+  } else {
+    current = nullptr;
+    to = &sched_ec;
+  }
+  context_switch(&g->ec_, to, this);
+}
+
+void worker::exit_current(greenlet* g) noexcept {
+  greenlet* next = pick_local();
+  if (next) {
+    try {
+      prepare(next);
+    } catch (...) {
+      push_tail(next);
+      next = nullptr;
+    }
+  }
+  pending = switch_action{action_kind::exit, nullptr, g, nullptr, 0};
+  exec_context* to;
+  if (next) {
+    current = next;
+    to = &next->ec_;
+  } else {
+    current = nullptr;
+    to = &sched_ec;
+  }
+  context_exit(to, this);
+}
+
+void worker::retire(greenlet* g) noexcept {
+  auto* b = static_cast<stack_block*>(g->stack_);
+  g->stack_ = nullptr;
+  context_release(&g->ec_);
+  if (b) stacks.put(sched->stacks, b);
+  sched->unregister_greenlet(g);
+  sched->greenlet_finished();
+  release(g);
+}
+
+[[noreturn]] void greenlet_main() noexcept {
+  worker* w = current_worker();
+  greenlet* g = w->current;
+  g->life_ = life::started;
+  g->invoke();
+  g->life_ = life::done;
+  if (scheduler* s = w->sched; g == s->main) s->begin_shutdown();
+  finish(g);
+  w = current_worker();  // it may have migrated while it ran
+  w->exit_current(g);
+}
+
+void worker::main_loop() {
+  t_worker = this;
+  context_init_thread(&sched_ec);
+  thread_overflow_altstack(true);
+  while (greenlet* g = find_work()) resume(g);
+  stacks.flush_all(sched->stacks);
+  thread_overflow_altstack(false);
+  t_worker = nullptr;
+}
+
+// ---------------------------------------------------------------- ready / finish
+
+void ready(greenlet* g, bool next) noexcept {
+  run_state s = g->state_.load(std::memory_order_acquire);
+  for (;;) {
+    if (s == run_state::parked) {
+      if (g->state_.compare_exchange_weak(s, run_state::active, std::memory_order_acq_rel,
+                                          std::memory_order_acquire))
+        break;
+    } else if (s == run_state::active) {
+      if (g->state_.compare_exchange_weak(s, run_state::wake_pending, std::memory_order_acq_rel,
+                                          std::memory_order_acquire))
+        return;  // still switching out: its run_pending() requeues it
+    } else {
+      std::fprintf(stderr, "canal: internal error: greenlet %llu woken twice\n",
+                   static_cast<unsigned long long>(g->id_));
+      std::abort();
+    }
+  }
+  worker* w = current_worker();
+  scheduler* sch = g_sched.load(std::memory_order_acquire);
+  if (w && w->sched == sch) {
+    if (next) w->push_next(g); else w->push_tail(g);
+  } else {
+    sch->foreign.push(g);
+    sch->wake_one();
+  }
+}
+
+void finish(greenlet* g) noexcept {
+  wait_entry* claimed = nullptr;
+  {
+    std::lock_guard<spinlock> lk(g->join_lock_);
+    g->done_ = true;
+    g->done_flag_.store(true, std::memory_order_release);
+    while (wait_entry* e = wq_pop(g->joiners_)) {
+      if (try_claim(e)) {
+        e->ok = true;
+        e->next = claimed;
+        claimed = e;
+      }
+    }
+  }
+  while (claimed) {
+    wait_entry* nx = claimed->next;
+    wake(claimed->p, false);
+    claimed = nx;
+  }
+}
+
+}  // namespace canal::detail

@@ -1,0 +1,104 @@
+// worker.hpp: one worker OS thread: its run queues, timers, stack cache, hub, and the switch
+// logic that moves between greenlets and its scheduler loop.
+//
+// Lock order (runtime/lock_order.hpp has the full list):
+//   channel / join locks  <  worker::reg_lock  <  timer_heap lock  <  global_fifo lock
+//   <  scheduler::idle_lock.
+// A greenlet may hold channel locks across its switch-out; they are released by the next
+// context in run_pending(), never by another thread.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <thread>
+
+#include "canal/detail/greenlet.hpp"
+#include "canal/detail/spinlock.hpp"
+#include "runtime/hub.hpp"
+#include "runtime/run_queue.hpp"
+#include "runtime/stack.hpp"
+#include "runtime/timer_heap.hpp"
+
+namespace canal::detail {
+
+struct scheduler;
+
+// What the context we land in must do for the one we left (see on_landing()).
+enum class action_kind : std::uint8_t {
+  none,   // nothing (the scheduler loop resumed a greenlet)
+  park,   // release locks, then publish "parked" (or requeue if a wake-up came early)
+  yield,  // put the greenlet back at the tail of the run queue
+  exit,   // the greenlet finished: recycle its stack, drop the runtime's reference
+};
+
+struct switch_action {
+  action_kind kind = action_kind::none;
+  exec_context* save = nullptr;  // where to store the context we just left
+  greenlet* from = nullptr;
+  spinlock* const* locks = nullptr;
+  std::size_t nlocks = 0;
+};
+
+struct worker {
+  worker(scheduler* s, std::size_t index);
+
+  // ---- owner thread only
+  scheduler* sched;
+  std::size_t index;
+  exec_context sched_ec;        // the scheduler loop's context (this thread's own stack)
+  greenlet* current = nullptr;  // the greenlet running on this worker (nullptr: the loop)
+  switch_action pending;        // post-switch action, set right before a switch
+  greenlet* runnext = nullptr;  // woken by a greenlet on this worker: runs next (Go's runnext)
+  std::uint32_t runnext_streak = 0;
+  std::uint32_t tick = 0;
+  std::uint64_t rng;
+  stack_cache stacks;
+  hub hub_;
+
+  // ---- shared
+  local_ring ring;      // owner pushes/pops, thieves steal
+  timer_heap timers;    // owner adds and fires, anyone cancels
+  spinlock reg_lock;    // guards the registry list below
+  greenlet* reg_head = nullptr;
+  bool in_idle_list = false;  // guarded by scheduler::idle_lock
+  std::thread thread;
+
+  void main_loop();
+
+  // switch_out() suspends the current greenlet with the given post-switch action and runs the
+  // next runnable one (or the scheduler loop). Returns when the greenlet is resumed.
+  void switch_out(action_kind k, spinlock* const* locks, std::size_t nlocks) noexcept;
+  // exit_current() leaves the finished current greenlet for good.
+  [[noreturn]] void exit_current(greenlet* g) noexcept;
+
+  void push_tail(greenlet* g) noexcept;
+  void push_next(greenlet* g) noexcept;
+  void run_pending() noexcept;
+
+ private:
+  greenlet* pick_local() noexcept;
+  greenlet* take_global() noexcept;
+  greenlet* steal() noexcept;
+  greenlet* find_work() noexcept;
+  greenlet* filter(greenlet* g) noexcept;  // finishes killed-before-start greenlets
+  void prepare(greenlet* g);
+  void resume(greenlet* g) noexcept;
+  void retire(greenlet* g) noexcept;
+  void idle_sleep() noexcept;
+  bool work_visible() const noexcept;
+};
+
+// current_worker() is this thread's worker, nullptr on a foreign thread. Not inlined, so a
+// greenlet that migrated reads the new thread's value after a switch.
+worker* current_worker() noexcept;
+greenlet* running_greenlet_for_signal() noexcept;
+
+// ready() makes a parked greenlet runnable. next: run it right after the current one on this
+// worker (channel hand-offs); otherwise at the tail (timers, broadcasts).
+void ready(greenlet* g, bool next) noexcept;
+
+// finish() records that g has finished (done flag, joiners woken); shared by normal ends and
+// greenlets killed before they started.
+void finish(greenlet* g) noexcept;
+
+}  // namespace canal::detail
