@@ -5,6 +5,7 @@
 #include "runtime/park.hpp"
 
 #include <linux/futex.h>
+#include <linux/membarrier.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -84,7 +85,8 @@ wait_ticket begin_wait() noexcept {
     p->futex.store(0, std::memory_order_relaxed);
   }
   const auto epoch = static_cast<std::uint32_t>(p->word.load(std::memory_order_relaxed) >> 32) + 1;
-  p->word.store(pk_word(epoch, parker::tok_open), std::memory_order_seq_cst);
+  p->word.store(pk_word(epoch, parker::tok_open), std::memory_order_release);
+  light_fence();  // pairs with heavy_fence() in kill(): see DESIGN.md "cancellation"
   return {p, epoch};
 }
 
@@ -104,7 +106,7 @@ std::uint32_t block(wait_ticket t, spinlock* const* locks, std::size_t nlocks,
 
   // A kill() that came before we got here: deliver it now instead of parking.
   if (!g->nocancel_.load(std::memory_order_relaxed) &&
-      g->cancel_.load(std::memory_order_seq_cst) &&
+      g->cancel_.load(std::memory_order_relaxed) &&
       try_claim(t.p, t.epoch, parker::tok_cancel)) {
     unlock_all(locks, nlocks);
     return close_wait(t);
@@ -143,6 +145,32 @@ std::uint32_t end_wait(wait_ticket t) noexcept {
     while (!t.p->futex.load(std::memory_order_acquire)) futex_wait(&t.p->futex, 0, nullptr);
   }
   return close_wait(t);
+}
+
+namespace {
+// 1 when membarrier(PRIVATE_EXPEDITED) is registered: the light side needs only a compiler
+// barrier. Otherwise both sides use a full fence.
+std::atomic<int> g_membarrier{-1};
+}  // namespace
+
+void fences_init() noexcept {
+  if (g_membarrier.load(std::memory_order_acquire) != -1) return;
+  long r = syscall(SYS_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0, 0);
+  g_membarrier.store(r == 0 ? 1 : 0, std::memory_order_release);
+}
+
+void light_fence() noexcept {
+  if (g_membarrier.load(std::memory_order_relaxed) == 1)
+    std::atomic_signal_fence(std::memory_order_seq_cst);
+  else
+    std::atomic_thread_fence(std::memory_order_seq_cst);
+}
+
+void heavy_fence() noexcept {
+  if (g_membarrier.load(std::memory_order_relaxed) == 1 &&
+      syscall(SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0) == 0)
+    return;
+  std::atomic_thread_fence(std::memory_order_seq_cst);
 }
 
 void throw_cancelled() {

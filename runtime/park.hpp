@@ -100,6 +100,13 @@ std::uint32_t block(wait_ticket t, spinlock* const* locks, std::size_t nlocks,
 // (tok_open when nobody claimed it).
 std::uint32_t end_wait(wait_ticket t) noexcept;
 
+// Asymmetric fences (membarrier): light_fence() on every wait, heavy_fence() in kill(). Together
+// they order "open the wait; check cancel_" against "set cancel_; look at the wait" so one side
+// always sees the other, without a full fence on the hot path.
+void fences_init() noexcept;
+void light_fence() noexcept;
+void heavy_fence() noexcept;
+
 // throw_cancelled() delivers a cancellation to the current greenlet (consumes kill()).
 [[noreturn]] void throw_cancelled();
 

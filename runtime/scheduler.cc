@@ -91,11 +91,18 @@ void scheduler::begin_shutdown() noexcept {
 void kill(greenlet* g) noexcept {
   if (g->done_flag_.load(std::memory_order_acquire)) return;
   g->cancel_.store(true, std::memory_order_seq_cst);
-  std::uint64_t w = g->parker_.word.load(std::memory_order_seq_cst);
-  if (static_cast<std::uint32_t>(w) != parker::tok_open) return;
+  heavy_fence();  // pairs with light_fence() in begin_wait()
+  const std::uint64_t w = g->parker_.word.load(std::memory_order_acquire);
+  if (static_cast<std::uint32_t>(w) != parker::tok_open) return;  // it will see cancel_
   if (g->nocancel_.load(std::memory_order_acquire)) return;
-  if (try_claim(&g->parker_, static_cast<std::uint32_t>(w >> 32), parker::tok_cancel))
-    ready(g, false);
+  const auto epoch = static_cast<std::uint32_t>(w >> 32);
+  if (!try_claim(&g->parker_, epoch, parker::tok_cancel)) return;
+  // We own its wake-up, but it may still be on its way into the park (another thread): wait
+  // until its context is saved before queueing it.
+  for (unsigned spins = 0; g->parked_epoch_.load(std::memory_order_acquire) != epoch; ++spins) {
+    if (spins < 128) CANAL_CPU_RELAX(); else spin_yield();
+  }
+  ready(g, false);
 }
 
 void spawn(greenlet* g) {
@@ -158,6 +165,7 @@ void run_main(greenlet* g, const options& opts) {
     throw error("canal::run: a runtime is already running in this process");
   g_report_unobserved.store(opts.report_unobserved_exceptions);
   install_overflow_handler();
+  fences_init();
 
   add_ref(g);  // the running greenlet's reference
   g->parker_.g = g;

@@ -5,9 +5,9 @@
 //     it is switched out (saved by on_landing() before anything can make it runnable).
 //   - pending is written right before a switch and consumed by on_landing() on the same thread.
 //   - only the owner touches runnext, the stack cache and the hub; the ring is SPMC.
-//   - a greenlet's state_ goes active -> parked only in run_pending(), after its locks were
-//     released; ready() moves parked -> active (then queues it) or active -> wake_pending (the
-//     parker's run_pending() queues it instead).
+//   - ready() is only called for a greenlet that is switched out: every claimant either holds a
+//     lock the parker releases after its switch, is the parker's own worker (timers), or waits
+//     for parked_epoch_ (kill()).
 #include "runtime/worker.hpp"
 
 #include <cstdio>
@@ -61,14 +61,12 @@ void worker::run_pending() noexcept {
     case action_kind::none:
       break;
     case action_kind::park: {
+      // Publish "switched out" before releasing the locks: once they are released the greenlet
+      // may be woken, resumed elsewhere and start its next wait.
+      a.from->parked_epoch_.store(
+          static_cast<std::uint32_t>(a.from->parker_.word.load(std::memory_order_relaxed) >> 32),
+          std::memory_order_release);
       for (std::size_t i = 0; i < a.nlocks; ++i) a.locks[i]->unlock();
-      run_state s = run_state::active;
-      if (!a.from->state_.compare_exchange_strong(s, run_state::parked, std::memory_order_acq_rel,
-                                                  std::memory_order_acquire)) {
-        // ready() came while it was still running: it is runnable again at once.
-        a.from->state_.store(run_state::active, std::memory_order_relaxed);
-        push_tail(a.from);
-      }
       break;
     }
     case action_kind::yield:
@@ -324,22 +322,9 @@ void worker::main_loop() {
 // ---------------------------------------------------------------- ready / finish
 
 void ready(greenlet* g, bool next) noexcept {
-  run_state s = g->state_.load(std::memory_order_acquire);
-  for (;;) {
-    if (s == run_state::parked) {
-      if (g->state_.compare_exchange_weak(s, run_state::active, std::memory_order_acq_rel,
-                                          std::memory_order_acquire))
-        break;
-    } else if (s == run_state::active) {
-      if (g->state_.compare_exchange_weak(s, run_state::wake_pending, std::memory_order_acq_rel,
-                                          std::memory_order_acquire))
-        return;  // still switching out: its run_pending() requeues it
-    } else {
-      std::fprintf(stderr, "canal: internal error: greenlet %llu woken twice\n",
-                   static_cast<unsigned long long>(g->id_));
-      std::abort();
-    }
-  }
+  // The claimant calls ready() only once g is switched out: it took a lock that g releases
+  // after its switch (channels, join, select), or it is g's own worker (timers), or it waited
+  // for parked_epoch_ (kill). So g's context is saved and g can be queued at once.
   worker* w = current_worker();
   scheduler* sch = g_sched.load(std::memory_order_acquire);
   if (w && w->sched == sch) {

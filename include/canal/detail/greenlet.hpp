@@ -51,13 +51,6 @@ struct parker {
   struct greenlet* g = nullptr;          // nullptr: an OS thread
 };
 
-// Run state for the park/ready handshake (see runtime/DESIGN.md, "park and ready").
-enum class run_state : std::uint8_t {
-  active = 0,        // running, or runnable in some queue
-  parked = 1,        // context saved, waiting for ready()
-  wake_pending = 2,  // ready() arrived before the park finished; the parker requeues itself
-};
-
 // Life-cycle of a greenlet, written by its worker only.
 enum class life : std::uint8_t { created = 0, started = 1, done = 2 };
 
@@ -78,7 +71,9 @@ struct greenlet {
   greenlet* next_ = nullptr;      // intrusive link in run queues
   exec_context ec_;               // machine context, valid while the greenlet is switched out
   void* stack_ = nullptr;         // stack block (runtime/stack.hpp), assigned at first run
-  std::atomic<run_state> state_{run_state::active};
+  // The epoch of the last wait whose park completed (context saved, locks released). kill(),
+  // the one waker that does not hold a lock the parker releases after its switch, waits for it.
+  std::atomic<std::uint32_t> parked_epoch_{0};
   life life_ = life::created;
   std::atomic<bool> cancel_{false};  // kill() requested and not yet delivered
   std::atomic<bool> nocancel_{false};  // parked while unwinding: kill() must not wake it
