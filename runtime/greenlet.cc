@@ -34,11 +34,25 @@
 #include <sanitizer/tsan_interface.h>
 #endif
 
+extern "C" void* __cxa_get_globals() noexcept;
+
 namespace canal::detail {
 
 namespace bctx = boost::context::detail;
 
+eh_globals* thread_eh_globals() noexcept { return static_cast<eh_globals*>(__cxa_get_globals()); }
+
 namespace {
+
+// Swap the thread's exception state: save the leaving context's, install the arriving one's.
+inline void swap_eh(eh_globals* eh, exec_context* from, exec_context* to) noexcept {
+  if (from) {
+    from->eh_caught = eh->caught;
+    from->eh_uncaught = eh->uncaught;
+  }
+  eh->caught = to->eh_caught;
+  eh->uncaught = to->eh_uncaught;
+}
 
 [[noreturn]] void entry(bctx::transfer_t t) noexcept {
 #if CANAL_ASAN
@@ -50,7 +64,8 @@ namespace {
 
 }  // namespace
 
-void context_switch([[maybe_unused]] exec_context* from, exec_context* to, worker* w) noexcept {
+void context_switch(exec_context* from, exec_context* to, worker* w) noexcept {
+  swap_eh(worker_eh(w), from, to);
 #if CANAL_ASAN
   __sanitizer_start_switch_fiber(&from->asan_fake, to->stack_lo, to->stack_size);
 #endif
@@ -65,6 +80,7 @@ void context_switch([[maybe_unused]] exec_context* from, exec_context* to, worke
 }
 
 void context_exit(exec_context* to, worker* w) noexcept {
+  swap_eh(worker_eh(w), nullptr, to);
 #if CANAL_ASAN
   __sanitizer_start_switch_fiber(nullptr, to->stack_lo, to->stack_size);
 #endif

@@ -34,8 +34,16 @@ void context_release(exec_context* ec) noexcept;
 // scheduler loop) so greenlets can switch back to it.
 void context_init_thread(exec_context* ec) noexcept;
 
+// The C++ runtime's per-thread exception globals (Itanium C++ ABI, libstdc++/libc++abi).
+struct eh_globals {
+  void* caught;
+  unsigned uncaught;
+};
+eh_globals* thread_eh_globals() noexcept;
+
 // Defined in worker.cc.
 void on_landing(void* from_ctx, worker* w) noexcept;
+eh_globals* worker_eh(worker* w) noexcept;
 [[noreturn]] void greenlet_main() noexcept;
 
 }  // namespace canal::detail

@@ -15,6 +15,7 @@
 #include <exception>
 
 #include "canal/errors.hpp"
+#include "runtime/greenlet.hpp"
 #include "runtime/scheduler.hpp"
 #include "runtime/worker.hpp"
 
@@ -75,11 +76,12 @@ std::int64_t now_ns() noexcept {
 }
 
 wait_ticket begin_wait() noexcept {
-  greenlet* g = current();
+  worker* w = current_worker();
+  greenlet* g = w ? w->current : nullptr;
   parker* p;
   if (g) {
     p = &g->parker_;
-    g->nocancel_.store(std::uncaught_exceptions() > 0, std::memory_order_relaxed);
+    g->nocancel_.store(w->eh->uncaught > 0, std::memory_order_relaxed);
   } else {
     p = &t_thread_parker;
     p->futex.store(0, std::memory_order_relaxed);

@@ -49,6 +49,8 @@ worker::worker(scheduler* s, std::size_t i)
 
 // ---------------------------------------------------------------- landing and actions
 
+eh_globals* worker_eh(worker* w) noexcept { return w->eh; }
+
 void on_landing(void* from_ctx, worker* w) noexcept {
   if (w->pending.save) w->pending.save->ctx = from_ctx;
   w->run_pending();
@@ -92,7 +94,7 @@ void worker::push_next(greenlet* g) noexcept {
 }
 
 greenlet* worker::filter(greenlet* g) noexcept {
-  if (g && g->life_ == life::created && g->cancel_.load(std::memory_order_acquire)) {
+  if (g && g->life_ == life::created && g->cancel_.load(std::memory_order_acquire)) [[unlikely]] {
     // Killed before it ever ran: it never starts (no stack is assigned).
     g->discard();
     g->error_ = std::make_exception_ptr(cancelled{});
@@ -311,6 +313,7 @@ void worker::retire(greenlet* g) noexcept {
 
 void worker::main_loop() {
   t_worker = this;
+  eh = thread_eh_globals();
   context_init_thread(&sched_ec);
   thread_overflow_altstack(true);
   while (greenlet* g = find_work()) resume(g);

@@ -54,6 +54,7 @@ struct worker {
   std::uint64_t rng;
   stack_cache stacks;
   hub hub_;
+  struct eh_globals* eh = nullptr;  // this thread's C++ exception globals
 
   // ---- shared
   local_ring ring;      // owner pushes/pops, thieves steal

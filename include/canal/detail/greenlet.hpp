@@ -32,6 +32,12 @@ struct exec_context {
   std::size_t stack_size = 0;   // usable bytes (ASan)
   void* tsan_fiber = nullptr;   // TSan builds only
   void* asan_fake = nullptr;    // ASan builds only: fake stack saved while switched out
+  // The C++ runtime's per-thread exception state (caught-exception stack, uncaught count),
+  // saved while switched out: a greenlet parked inside a catch block or a destructor during
+  // unwinding may resume on another thread, and `throw;` / std::uncaught_exceptions() must
+  // still see its own state.
+  void* eh_caught = nullptr;
+  unsigned eh_uncaught = 0;
 };
 
 // parker: how a blocked party (a greenlet, or an OS thread through a thread_local parker) is
