@@ -8,6 +8,7 @@
 //   TSan: __tsan_switch_to_fiber(to, 0) immediately before the jump, in this same frame.
 #include "runtime/greenlet.hpp"
 
+#include <cxxabi.h>
 #include <pthread.h>
 
 #include <boost/context/detail/fcontext.hpp>
@@ -34,13 +35,13 @@
 #include <sanitizer/tsan_interface.h>
 #endif
 
-extern "C" void* __cxa_get_globals() noexcept;
-
 namespace canal::detail {
 
 namespace bctx = boost::context::detail;
 
-eh_globals* thread_eh_globals() noexcept { return static_cast<eh_globals*>(__cxa_get_globals()); }
+eh_globals* thread_eh_globals() noexcept {
+  return reinterpret_cast<eh_globals*>(abi::__cxa_get_globals());
+}
 
 namespace {
 

@@ -62,6 +62,7 @@ bool install_guard(void* page, std::size_t page_size, int mode) {
 
 stack_pool::stack_pool(std::size_t usable_bytes) {
   page_ = static_cast<std::size_t>(sysconf(_SC_PAGESIZE));
+  requested_ = usable_bytes;
   std::size_t want = usable_bytes + sizeof(stack_block) + 64;
   usable_ = (want + page_ - 1) / page_ * page_;
   slot_ = usable_ + page_;  // + guard page
@@ -95,6 +96,7 @@ void stack_pool::map_slab() {
     b->lo = slot + page_;
     b->usable = static_cast<std::size_t>(reinterpret_cast<char*>(b) - (slot + page_));
     b->guard = guarded ? slot : nullptr;
+    b->requested = requested_;
     b->next = free_;
     free_ = b;
   }
@@ -183,7 +185,7 @@ void on_segv(int sig, siginfo_t* info, void* uctx) {
       put(p, end, " in ");
       put(p, end, g->where_.function_name());
       put(p, end, "): stack size ");
-      put_num(p, end, b->usable);
+      put_num(p, end, b->requested);
       put(p, end, " bytes exhausted; raise canal::options::stack_size or CANAL_STACK_SIZE\n");
       *p = 0;
       ssize_t ignored = write(2, buf, static_cast<std::size_t>(p - buf));

@@ -25,6 +25,7 @@ struct stack_block {
   void* lo;            // lowest usable address (just above the guard page)
   std::size_t usable;  // bytes from lo up to this header
   void* guard;         // the guard page (nullptr when unguarded)
+  std::size_t requested;  // the configured stack size (what error messages report)
 };
 
 // stack_pool: the runtime-wide pool of free stacks; workers keep a small cache in front of it.
@@ -47,6 +48,7 @@ class stack_pool {
   std::mutex mu_;
   stack_block* free_ = nullptr;
   std::vector<std::pair<void*, std::size_t>> slabs_;
+  std::size_t requested_;
   std::size_t usable_;
   std::size_t slot_;
   std::size_t page_;

@@ -78,6 +78,7 @@ void worker::run_pending() noexcept {
       retire(a.from);
       break;
   }
+  if (doomed) [[unlikely]] finish_doomed();
 }
 
 // ---------------------------------------------------------------- queues
@@ -108,7 +109,17 @@ greenlet* worker::filter(greenlet* g) noexcept {
   return g;
 }
 
-greenlet* worker::pick_local() noexcept {
+void worker::finish_doomed() noexcept {
+  while (greenlet* g = doomed) {
+    doomed = g->next_;
+    filter(g);
+  }
+}
+
+// pick_local(may_finish = false) is used in the middle of a switch, when the parking greenlet
+// may still hold locks that finishing a killed greenlet would need (its join lock, say): such
+// greenlets are set aside on `doomed` and finished by run_pending() after the locks are gone.
+greenlet* worker::pick_local(bool may_finish) noexcept {
   for (;;) {
     greenlet* g = nullptr;
     if (runnext && runnext_streak < runnext_limit) {
@@ -125,7 +136,16 @@ greenlet* worker::pick_local() noexcept {
       }
       if (!g) return nullptr;
     }
-    if ((g = filter(g))) return g;
+    if (g->life_ == life::created && g->cancel_.load(std::memory_order_acquire)) [[unlikely]] {
+      if (may_finish) {
+        filter(g);
+      } else {
+        g->next_ = doomed;
+        doomed = g;
+      }
+      continue;
+    }
+    return g;
   }
 }
 
@@ -174,7 +194,7 @@ greenlet* worker::find_work() noexcept {
     if (tick % runnext_limit == 0) {
       if (greenlet* g = take_global()) return g;
     }
-    if (greenlet* g = pick_local()) return g;
+    if (greenlet* g = pick_local(true)) return g;
     if (greenlet* g = take_global()) return g;
     if (sched->stopping.load(std::memory_order_acquire)) return nullptr;
 
@@ -246,7 +266,7 @@ void worker::resume(greenlet* g) noexcept {
 
 void worker::switch_out(action_kind k, spinlock* const* locks, std::size_t nlocks) noexcept {
   greenlet* g = current;
-  greenlet* next = (++tick % loop_every) != 0 ? pick_local() : nullptr;
+  greenlet* next = (++tick % loop_every) != 0 ? pick_local(false) : nullptr;
   if (next) {
     try {
       prepare(next);
@@ -268,7 +288,7 @@ void worker::switch_out(action_kind k, spinlock* const* locks, std::size_t nlock
 }
 
 void worker::exit_current(greenlet* g) noexcept {
-  greenlet* next = pick_local();
+  greenlet* next = pick_local(false);
   if (next) {
     try {
       prepare(next);

@@ -49,6 +49,7 @@ struct worker {
   greenlet* current = nullptr;  // the greenlet running on this worker (nullptr: the loop)
   switch_action pending;        // post-switch action, set right before a switch
   greenlet* runnext = nullptr;  // woken by a greenlet on this worker: runs next (Go's runnext)
+  greenlet* doomed = nullptr;   // killed before they started, found mid-switch: finished later
   std::uint32_t runnext_streak = 0;
   std::uint32_t tick = 0;
   std::uint64_t rng;
@@ -77,7 +78,8 @@ struct worker {
   void run_pending() noexcept;
 
  private:
-  greenlet* pick_local() noexcept;
+  greenlet* pick_local(bool may_finish) noexcept;
+  void finish_doomed() noexcept;
   greenlet* take_global() noexcept;
   greenlet* steal() noexcept;
   greenlet* find_work() noexcept;
