@@ -120,7 +120,9 @@ std::size_t select_impl(select_case* cases, std::size_t n, bool has_default,
   // ---- pass 2
   wait_ticket t = begin_wait();
   scratch<wait_entry, 8> entries(n);
-  for (std::size_t i = 0; i < n; ++i) {
+  // Enqueue in poll order, so cases on the same channel are served in random order too.
+  for (std::size_t k = 0; k < n; ++k) {
+    const std::size_t i = order[k];
     select_case& sc = cases[i];
     if (!sc.c) continue;
     wait_entry& e = entries[i];
