@@ -1,4 +1,4 @@
-// run_queue.hpp: where runnable greenlets wait. The only file that includes Boost.Lockfree.
+// run_queue.hpp: where runnable greenlets wait.
 //
 //   local_ring   per worker, 256 slots, single producer (the owner) / multiple consumers (the
 //                owner pops FIFO at head, thieves take half at head): Go's runq.
@@ -6,15 +6,13 @@
 //                When a worker's ring is full, or while the overflow is non-empty, new work goes
 //                here, so one worker alone still runs everything in exact FIFO order (gevent's
 //                order): the ring only ever holds work older than the overflow's.
-//   inbox        runtime-wide, lock-free MPMC (boost::lockfree::queue): greenlets made
-//                runnable by foreign OS threads (go() or a channel wake-up from a thread).
+//   inbox        runtime-wide locked FIFO: greenlets made runnable by foreign OS threads
+//                (go() or a channel wake-up from a thread).
 #pragma once
 
 #include <atomic>
 #include <cstdint>
 #include <mutex>
-
-#include <boost/lockfree/queue.hpp>
 
 #include "canal/detail/greenlet.hpp"
 #include "canal/detail/spinlock.hpp"
@@ -108,6 +106,16 @@ class global_fifo {
     return first;
   }
   std::size_t size() const noexcept { return size_.load(std::memory_order_acquire); }
+  greenlet* pop_one() noexcept {
+    if (size_.load(std::memory_order_acquire) == 0) return nullptr;
+    std::lock_guard<spinlock> lk(lock_);
+    greenlet* g = head_;
+    if (!g) return nullptr;
+    head_ = g->next_;
+    if (!head_) tail_ = nullptr;
+    size_.fetch_sub(1, std::memory_order_release);
+    return g;
+  }
 
  private:
   spinlock lock_;
@@ -116,25 +124,17 @@ class global_fifo {
   std::atomic<std::size_t> size_{0};
 };
 
+// inbox: greenlets made runnable by foreign OS threads. A locked FIFO like the overflow: this
+// path already pays a futex or epoll wake-up, and Boost.Lockfree's queue (used here first) makes
+// ThreadSanitizer report its free list's deliberate racy reads.
 class inbox {
  public:
-  inbox() : q_(1024) {}
-  void push(greenlet* g) {
-    while (!q_.push(g)) spin_yield();  // push allocates a node; fails only without memory
-    size_.fetch_add(1, std::memory_order_release);
-  }
-  greenlet* pop() noexcept {
-    if (size_.load(std::memory_order_acquire) == 0) return nullptr;
-    greenlet* g = nullptr;
-    if (!q_.pop(g)) return nullptr;
-    size_.fetch_sub(1, std::memory_order_release);
-    return g;
-  }
-  std::size_t size() const noexcept { return size_.load(std::memory_order_acquire); }
+  void push(greenlet* g) noexcept { q_.push(g); }
+  greenlet* pop() noexcept { return q_.pop_one(); }
+  std::size_t size() const noexcept { return q_.size(); }
 
  private:
-  boost::lockfree::queue<greenlet*> q_;
-  std::atomic<std::size_t> size_{0};
+  global_fifo q_;
 };
 
 }  // namespace canal::detail
