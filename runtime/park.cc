@@ -101,37 +101,50 @@ void wake(parker* p, bool next) noexcept {
   }
 }
 
+namespace {
+
+// The timed part of block(), out of line so the common untimed park stays short.
+__attribute__((noinline)) std::uint32_t block_timed(wait_ticket t, greenlet* g, worker* w,
+                                                     spinlock* const* locks, std::size_t nlocks,
+                                                     std::int64_t deadline, const char* reason) {
+  if (deadline <= now_ns() && try_claim(t.p, t.epoch, parker::tok_timeout)) {
+    unlock_all(locks, nlocks);
+    return close_wait(t);
+  }
+  timer_node tn;
+  tn.deadline = deadline;
+  tn.p = t.p;
+  tn.epoch = t.epoch;
+  w->timers.add(&tn);
+  g->wait_reason_ = reason;
+  w->switch_out(action_kind::park, locks, nlocks);
+  g->wait_reason_ = nullptr;
+  const std::uint32_t tok = close_wait(t);
+  if (tok != parker::tok_timeout) tn.owner->cancel(&tn);
+  return tok;
+}
+
+}  // namespace
+
 std::uint32_t block(wait_ticket t, spinlock* const* locks, std::size_t nlocks,
                     std::int64_t deadline, const char* reason) {
   greenlet* g = t.p->g;
   if (!g) return block_thread(t, locks, nlocks, deadline);
 
   // A kill() that came before we got here: deliver it now instead of parking.
-  if (!g->nocancel_.load(std::memory_order_relaxed) &&
-      g->cancel_.load(std::memory_order_relaxed) &&
-      try_claim(t.p, t.epoch, parker::tok_cancel)) {
-    unlock_all(locks, nlocks);
-    return close_wait(t);
-  }
-  const bool timed = deadline != block_forever;
-  if (timed && deadline <= now_ns() && try_claim(t.p, t.epoch, parker::tok_timeout)) {
-    unlock_all(locks, nlocks);
-    return close_wait(t);
+  if (g->cancel_.load(std::memory_order_relaxed)) [[unlikely]] {
+    if (!g->nocancel_.load(std::memory_order_relaxed) &&
+        try_claim(t.p, t.epoch, parker::tok_cancel)) {
+      unlock_all(locks, nlocks);
+      return close_wait(t);
+    }
   }
   worker* w = current_worker();
-  timer_node tn;
-  if (timed) {
-    tn.deadline = deadline;
-    tn.p = t.p;
-    tn.epoch = t.epoch;
-    w->timers.add(&tn);
-  }
+  if (deadline != block_forever) return block_timed(t, g, w, locks, nlocks, deadline, reason);
   g->wait_reason_ = reason;
   w->switch_out(action_kind::park, locks, nlocks);
   g->wait_reason_ = nullptr;
-  const std::uint32_t tok = close_wait(t);
-  if (timed && tok != parker::tok_timeout) tn.owner->cancel(&tn);
-  return tok;
+  return close_wait(t);
 }
 
 std::uint32_t end_wait(wait_ticket t) noexcept {
