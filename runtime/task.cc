@@ -141,3 +141,62 @@ bool in_greenlet() noexcept { return detail::current() != nullptr; }
 
 }  // namespace this_task
 }  // namespace canal
+
+namespace canal::detail {
+
+namespace {
+
+// A thread's cache of free control blocks, one singly linked list per 64-byte size class.
+struct block_cache {
+  static constexpr std::size_t classes = 16;     // 64 .. 1024 bytes
+  static constexpr std::size_t max_per_class = 4096;
+  struct node {
+    node* next;
+  };
+  node* head[classes] = {};
+  std::size_t count[classes] = {};
+  ~block_cache() {
+    for (std::size_t c = 0; c < classes; ++c) {
+      while (node* n = head[c]) {
+        head[c] = n->next;
+        ::operator delete(static_cast<void*>(n));
+      }
+    }
+  }
+};
+thread_local block_cache t_blocks;
+
+inline std::size_t size_class(std::size_t size) noexcept { return (size + 63) / 64 - 1; }
+
+}  // namespace
+
+void* block_alloc(std::size_t size) {
+  const std::size_t c = size_class(size);
+  if (c >= block_cache::classes) return ::operator new(size);
+  block_cache& bc = t_blocks;
+  if (block_cache::node* n = bc.head[c]) {
+    bc.head[c] = n->next;
+    --bc.count[c];
+    return n;
+  }
+  return ::operator new((c + 1) * 64);
+}
+
+void block_free(void* p, std::size_t size) noexcept {
+  const std::size_t c = size_class(size);
+  if (c >= block_cache::classes) {
+    ::operator delete(p);
+    return;
+  }
+  block_cache& bc = t_blocks;
+  if (bc.count[c] >= block_cache::max_per_class) {
+    ::operator delete(p);
+    return;
+  }
+  auto* n = static_cast<block_cache::node*>(p);
+  n->next = bc.head[c];
+  bc.head[c] = n;
+  ++bc.count[c];
+}
+
+}  // namespace canal::detail

@@ -77,6 +77,9 @@ struct task_closure final : task_state<R> {
   }
   void discard() noexcept override { fn_.reset(); }
 
+  static void* operator new(std::size_t size) { return block_alloc(size); }
+  static void operator delete(void* p, std::size_t size) noexcept { block_free(p, size); }
+
   std::optional<std::tuple<F, Args...>> fn_;
 };
 
