@@ -80,6 +80,9 @@ wait_ticket begin_wait() noexcept {
   greenlet* g = w ? w->current : nullptr;
   parker* p;
   if (g) {
+    // Greenlets enter the registry (what shutdown cancels) when they first wait: one that never
+    // waits finishes by itself, one that never started is filtered at shutdown.
+    if (!g->reg_owner_) [[unlikely]] w->sched->register_greenlet(g, w);
     p = &g->parker_;
     g->nocancel_.store(w->eh->uncaught > 0, std::memory_order_relaxed);
   } else {

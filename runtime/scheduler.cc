@@ -59,12 +59,18 @@ void scheduler::greenlet_finished() noexcept {
 }
 
 void scheduler::register_greenlet(greenlet* g, worker* w) noexcept {
-  std::lock_guard<spinlock> lk(w->reg_lock);
-  g->reg_owner_ = w;
-  g->reg_prev_ = nullptr;
-  g->reg_next_ = w->reg_head;
-  if (w->reg_head) w->reg_head->reg_prev_ = g;
-  w->reg_head = g;
+  {
+    std::lock_guard<spinlock> lk(w->reg_lock);
+    g->reg_owner_ = w;
+    g->reg_prev_ = nullptr;
+    g->reg_next_ = w->reg_head;
+    if (w->reg_head) w->reg_head->reg_prev_ = g;
+    w->reg_head = g;
+  }
+  // begin_shutdown() sets shutting_down before it walks the registries under their locks: a
+  // greenlet that registered too late to be walked sees the flag here.
+  if (shutting_down.load(std::memory_order_seq_cst) && g != main)
+    g->cancel_.store(true, std::memory_order_relaxed);
 }
 
 void scheduler::unregister_greenlet(greenlet* g) noexcept {
@@ -121,10 +127,8 @@ void spawn(greenlet* g) {
   if (s->shutting_down.load(std::memory_order_acquire)) g->cancel_.store(true);
   worker* w = current_worker();
   if (w && w->sched == s) {
-    s->register_greenlet(g, w);
     w->push_tail(g);
   } else {
-    s->register_greenlet(g, s->workers[0].get());
     s->foreign.push(g);
     s->wake_one();
   }
@@ -173,7 +177,6 @@ void run_main(greenlet* g, const options& opts) {
   if (g->name_.empty()) g->name_ = "main";
   s.main = g;
   s.live.store(1);
-  s.register_greenlet(g, s.workers[0].get());
   s.workers[0]->ring.push(g);
 
   for (auto& w : s.workers) w->hub_.open();  // before any thread can wake() them

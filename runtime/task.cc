@@ -93,6 +93,7 @@ void yield() {
     std::this_thread::yield();
     return;
   }
+  if (!g->reg_owner_) [[unlikely]] w->sched->register_greenlet(g, w);
   w->switch_out(detail::action_kind::yield, nullptr, 0);
   if (g->cancel_.load(std::memory_order_acquire) && std::uncaught_exceptions() == 0)
     detail::throw_cancelled();

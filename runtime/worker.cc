@@ -94,8 +94,14 @@ void worker::push_next(greenlet* g) noexcept {
   if (old) push_tail(old);
 }
 
+bool worker::doomed_before_start(const greenlet* g) const noexcept {
+  return g->life_ == life::created && (g->cancel_.load(std::memory_order_acquire) ||
+                                       (sched->shutting_down.load(std::memory_order_relaxed) &&
+                                        g != sched->main));
+}
+
 greenlet* worker::filter(greenlet* g) noexcept {
-  if (g && g->life_ == life::created && g->cancel_.load(std::memory_order_acquire)) [[unlikely]] {
+  if (g && doomed_before_start(g)) [[unlikely]] {
     // Killed before it ever ran: it never starts (no stack is assigned).
     g->discard();
     g->error_ = std::make_exception_ptr(cancelled{});
@@ -136,7 +142,7 @@ greenlet* worker::pick_local(bool may_finish) noexcept {
       }
       if (!g) return nullptr;
     }
-    if (g->life_ == life::created && g->cancel_.load(std::memory_order_acquire)) [[unlikely]] {
+    if (doomed_before_start(g)) [[unlikely]] {
       if (may_finish) {
         filter(g);
       } else {

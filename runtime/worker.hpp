@@ -84,6 +84,7 @@ struct worker {
   greenlet* steal() noexcept;
   greenlet* find_work() noexcept;
   greenlet* filter(greenlet* g) noexcept;  // finishes killed-before-start greenlets
+  bool doomed_before_start(const greenlet* g) const noexcept;
   void prepare(greenlet* g);
   void resume(greenlet* g) noexcept;
   void retire(greenlet* g) noexcept;
