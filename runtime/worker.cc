@@ -176,7 +176,9 @@ greenlet* worker::steal() noexcept {
     if (v == this) continue;
     if (v->ring.size() == 0) continue;
     if (v->ring.steal_into(ring)) {
-      if (greenlet* g = filter(ring.pop())) return g;
+      // What we stole is ours now; filter() may finish some (killed before they started) and
+      // wake their joiners onto our ring too, so take whatever our ring holds.
+      if (greenlet* g = pick_local(true)) return g;
     }
   }
   return nullptr;
@@ -184,6 +186,7 @@ greenlet* worker::steal() noexcept {
 
 bool worker::work_visible() const noexcept {
   if (sched->stopping.load(std::memory_order_acquire)) return true;
+  if (runnext || doomed || ring.size() != 0) return true;  // our own (finishing work may add)
   if (sched->overflow.size() || sched->foreign.size()) return true;
   for (auto& v : sched->workers)
     if (v.get() != this && v->ring.size() > 1) return true;
@@ -210,7 +213,7 @@ greenlet* worker::find_work() noexcept {
       sched->nspinning.fetch_add(1, std::memory_order_seq_cst);
       greenlet* g = nullptr;
       for (int round = 0; round < spin_rounds && !g; ++round) {
-        if ((g = take_global()) || (g = steal())) break;
+        if ((g = pick_local(true)) || (g = take_global()) || (g = steal())) break;
         if (!timers.empty() && timers.earliest() <= now_ns()) break;
         if (sched->stopping.load(std::memory_order_acquire)) break;
         for (int i = 0; i < 32; ++i) CANAL_CPU_RELAX();
