@@ -3,6 +3,8 @@
 
 #include <mutex>
 
+#include "runtime/worker.hpp"
+
 namespace canal::detail {
 
 void timer_heap::sift_up(std::size_t i) noexcept {
@@ -76,7 +78,7 @@ std::size_t timer_heap::fire_due(std::int64_t now) {
       }
       publish();
     }
-    for (std::size_t i = 0; i < n; ++i) wake(woken[i]);
+    for (std::size_t i = 0; i < n; ++i) ready_timer(woken[i]->g);
     total += n;
     if (n < 64) return total;
   }

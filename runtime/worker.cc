@@ -100,6 +100,12 @@ bool worker::doomed_before_start(const greenlet* g) const noexcept {
                                         g != sched->main));
 }
 
+void worker::push_woken(greenlet* g) noexcept {
+  g->next_ = nullptr;
+  if (woken_tail) woken_tail->next_ = g; else woken_head = g;
+  woken_tail = g;
+}
+
 greenlet* worker::filter(greenlet* g) noexcept {
   if (g && doomed_before_start(g)) [[unlikely]] {
     // Killed before it ever ran: it never starts (no stack is assigned).
@@ -134,7 +140,11 @@ greenlet* worker::pick_local(bool may_finish) noexcept {
       ++runnext_streak;
     } else {
       runnext_streak = 0;
-      g = ring.pop();
+      if ((g = woken_head)) {
+        woken_head = g->next_;
+        if (!woken_head) woken_tail = nullptr;
+      }
+      if (!g) g = ring.pop();
       if (!g) g = sched->overflow.pop_into(ring, local_ring::capacity / 2);
       if (!g && runnext) {
         g = runnext;
@@ -186,7 +196,7 @@ greenlet* worker::steal() noexcept {
 
 bool worker::work_visible() const noexcept {
   if (sched->stopping.load(std::memory_order_acquire)) return true;
-  if (runnext || doomed || ring.size() != 0) return true;  // our own (finishing work may add)
+  if (runnext || doomed || woken_head || ring.size() != 0) return true;  // our own (finishing work may add)
   if (sched->overflow.size() || sched->foreign.size()) return true;
   for (auto& v : sched->workers)
     if (v.get() != this && v->ring.size() > 1) return true;
@@ -366,6 +376,8 @@ void ready(greenlet* g, bool next) noexcept {
     sch->wake_one();
   }
 }
+
+void ready_timer(greenlet* g) noexcept { current_worker()->push_woken(g); }
 
 void finish(greenlet* g) noexcept {
   wait_entry* claimed = nullptr;

@@ -50,6 +50,8 @@ struct worker {
   switch_action pending;        // post-switch action, set right before a switch
   greenlet* runnext = nullptr;  // woken by a greenlet on this worker: runs next (Go's runnext)
   greenlet* doomed = nullptr;   // killed before they started, found mid-switch: finished later
+  greenlet* woken_head = nullptr;  // woken by this worker's timers, in firing order: they run
+  greenlet* woken_tail = nullptr;  // before the ring (a backlog of spawns must not delay them)
   std::uint32_t runnext_streak = 0;
   std::uint32_t tick = 0;
   std::uint64_t rng;
@@ -75,6 +77,7 @@ struct worker {
 
   void push_tail(greenlet* g) noexcept;
   void push_next(greenlet* g) noexcept;
+  void push_woken(greenlet* g) noexcept;
   void run_pending() noexcept;
 
  private:
@@ -100,6 +103,8 @@ greenlet* running_greenlet_for_signal() noexcept;
 // ready() makes a parked greenlet runnable. next: run it right after the current one on this
 // worker (channel hand-offs); otherwise at the tail (timers, broadcasts).
 void ready(greenlet* g, bool next) noexcept;
+// ready_timer() queues a greenlet woken by the current worker's timer heap.
+void ready_timer(greenlet* g) noexcept;
 
 // finish() records that g has finished (done flag, joiners woken); shared by normal ends and
 // greenlets killed before they started.
