@@ -134,6 +134,19 @@ void spawn(greenlet* g) {
   }
 }
 
+void spawn_dispatch(greenlet* g) {
+  worker* w = current_worker();
+  scheduler* s = g_sched.load(std::memory_order_acquire);
+  if (!w || w->sched != s || !w->current || s->shutting_down.load(std::memory_order_acquire)) {
+    spawn(g);
+    return;
+  }
+  s->live.fetch_add(1, std::memory_order_seq_cst);
+  g->parker_.g = g;
+  g->id_ = s->next_id.fetch_add(1, std::memory_order_relaxed);
+  w->dispatch_to(g);
+}
+
 namespace {
 
 std::size_t env_size(const char* name) {

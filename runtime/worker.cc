@@ -74,6 +74,9 @@ void worker::run_pending() noexcept {
     case action_kind::yield:
       push_tail(a.from);
       break;
+    case action_kind::dispatch:
+      push_next(a.from);
+      break;
     case action_kind::exit:
       retire(a.from);
       break;
@@ -304,6 +307,19 @@ void worker::switch_out(action_kind k, spinlock* const* locks, std::size_t nlock
     to = &sched_ec;
   }
   context_switch(&g->ec_, to, this);
+}
+
+void worker::dispatch_to(greenlet* g) noexcept {
+  greenlet* me = current;
+  try {
+    prepare(g);
+  } catch (...) {
+    push_tail(g);  // no stack now: run it later
+    return;
+  }
+  pending = switch_action{action_kind::dispatch, &me->ec_, me, nullptr, 0};
+  current = g;
+  context_switch(&me->ec_, &g->ec_, this);
 }
 
 void worker::exit_current(greenlet* g) noexcept {

@@ -29,6 +29,7 @@ enum class action_kind : std::uint8_t {
   park,   // release locks, then publish "parked" (or requeue if a wake-up came early)
   yield,  // put the greenlet back at the tail of the run queue
   exit,   // the greenlet finished: recycle its stack, drop the runtime's reference
+  dispatch,  // the greenlet handed its worker to a new one: it runs next (runnext)
 };
 
 struct switch_action {
@@ -74,6 +75,8 @@ struct worker {
   void switch_out(action_kind k, spinlock* const* locks, std::size_t nlocks) noexcept;
   // exit_current() leaves the finished current greenlet for good.
   [[noreturn]] void exit_current(greenlet* g) noexcept;
+  // dispatch_to() runs the new greenlet g now; the current one continues after it suspends.
+  void dispatch_to(greenlet* g) noexcept;
 
   void push_tail(greenlet* g) noexcept;
   void push_next(greenlet* g) noexcept;

@@ -184,6 +184,14 @@ struct named {
   std::string name;
 };
 
+// launch chooses when a spawned greenlet first runs:
+//   post     (the default) it is queued FIFO and runs when the spawner blocks or yields
+//            (gevent's order);
+//   dispatch it runs at once, and the spawner resumes as soon as it first suspends or ends
+//            (Boost.Fiber's launch::dispatch). Recursive fan-outs such as skynet then run depth
+//            first, with a few dozen live stacks instead of one per inner node.
+enum class launch { post, dispatch };
+
 // go(f, args...) spawns a greenlet running f(args...) and returns its canal::task<R>.
 // Arguments are moved into the greenlet (copy what you capture, as with std::thread).
 // Works inside a greenlet (the new one runs when the spawner blocks or yields, FIFO) and from a
@@ -200,13 +208,20 @@ struct go : task<std::invoke_result_t<std::decay_t<F>, std::decay_t<Args>...>> {
   go(F f, Args... args, canal::source_location where = canal::source_location::current())
       : go(named{}, std::move(f), std::move(args)..., where) {}
 
-  go(named n, F f, Args... args, canal::source_location where = canal::source_location::current()) {
+  go(named n, F f, Args... args, canal::source_location where = canal::source_location::current())
+      : go(launch::post, std::move(n), std::move(f), std::move(args)..., where) {}
+
+  go(launch how, F f, Args... args, canal::source_location where = canal::source_location::current())
+      : go(how, named{}, std::move(f), std::move(args)..., where) {}
+
+  go(launch how, named n, F f, Args... args,
+     canal::source_location where = canal::source_location::current()) {
     auto* st = new closure(where, std::move(f), std::move(args)...);
     st->name_ = std::move(n.name);
     st->refs_.store(2, std::memory_order_relaxed);  // this handle + the running greenlet
     this->s_ = st;
     try {
-      detail::spawn(st);
+      if (how == launch::dispatch) detail::spawn_dispatch(st); else detail::spawn(st);
     } catch (...) {
       st->refs_.store(1, std::memory_order_relaxed);
       st->discard();
@@ -218,6 +233,10 @@ template <class F, class... Args>
 go(F, Args...) -> go<F, Args...>;
 template <class F, class... Args>
 go(named, F, Args...) -> go<F, Args...>;
+template <class F, class... Args>
+go(launch, F, Args...) -> go<F, Args...>;
+template <class F, class... Args>
+go(launch, named, F, Args...) -> go<F, Args...>;
 
 // joinall() waits for every task (gevent's joinall). With a timeout it returns early; the
 // result says whether all of them finished. It never rethrows the tasks' exceptions.

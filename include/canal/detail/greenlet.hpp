@@ -117,6 +117,9 @@ struct run_config;
 // Takes over the reference the caller holds for the running greenlet. Throws canal::error when
 // no runtime is running.
 void spawn(greenlet* g);
+// spawn_dispatch() runs g at once on this worker; the spawner continues right after g first
+// suspends or ends (Boost.Fiber's launch::dispatch). Same as spawn() off a greenlet.
+void spawn_dispatch(greenlet* g);
 void add_ref(greenlet* g) noexcept;
 void release(greenlet* g) noexcept;
 void join(greenlet* g);                                     // may throw cancelled
