@@ -79,6 +79,13 @@ struct task_closure final : task_state<R> {
 
   static void* operator new(std::size_t size) { return block_alloc(size); }
   static void operator delete(void* p, std::size_t size) noexcept { block_free(p, size); }
+  // Over-aligned callables (alignas > 16) bypass the cache.
+  static void* operator new(std::size_t size, std::align_val_t al) {
+    return ::operator new(size, al);
+  }
+  static void operator delete(void* p, std::size_t size, std::align_val_t al) noexcept {
+    ::operator delete(p, size, al);
+  }
 
   std::optional<std::tuple<F, Args...>> fn_;
 };

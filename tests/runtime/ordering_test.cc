@@ -30,8 +30,11 @@ struct event_log {
 
 TEST_CASE("runtime.ordering.gevent_foo_bar" * doctest::timeout(30)) {
   // gevent:
-  //   def foo(): print('Running in foo'); gevent.sleep(0); print('Explicit context switch to foo again')
-  //   def bar(): print('Explicit context to bar'); gevent.sleep(0); print('Implicit context switch back to bar')
+  //   def foo():
+  //       print('Running in foo'); gevent.sleep(0); print('Explicit context switch to foo again')
+  //   def bar():
+  //       print('Explicit context to bar'); gevent.sleep(0)
+  //       print('Implicit context switch back to bar')
   //   gevent.joinall([gevent.spawn(foo), gevent.spawn(bar)])
   event_log log;
   canal_test::in_runtime(1, [&] {

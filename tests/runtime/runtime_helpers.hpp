@@ -73,8 +73,8 @@ class stderr_capture {
       std::fclose(tmp_);
     }
     // Show what was captured, so that a failing test still has the report in its log.
-    std::fprintf(stderr, "---- captured stderr (%zu bytes) ----\n%s---- end of captured stderr ----\n",
-                 text_.size(), text_.c_str());
+    std::fprintf(stderr, "---- captured stderr (%zu bytes) ----\n%s", text_.size(), text_.c_str());
+    std::fprintf(stderr, "---- end of captured stderr ----\n");
     return text_;
   }
 

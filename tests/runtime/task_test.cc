@@ -328,7 +328,9 @@ TEST_CASE("runtime.joinall" * doctest::timeout(60)) {
 
       // With a timeout that is long enough: true.
       std::vector<canal::task<void>> quick;
-      for (int i = 0; i < 10; ++i) quick.push_back(canal::go([] { canal::this_task::sleep_for(2ms); }));
+      for (int i = 0; i < 10; ++i) {
+        quick.push_back(canal::go([] { canal::this_task::sleep_for(2ms); }));
+      }
       CHECK(canal::joinall(quick, 10s));
 
       // Empty list.
