@@ -22,19 +22,13 @@
 #include <utility>
 #include <vector>
 
+#include "examples/example_scale.hpp"
+
 using namespace std::chrono_literals;
 
 namespace {
 
-// scaled(d): d times CANAL_EXAMPLE_SCALE (default 1.0).
-std::chrono::nanoseconds scaled(std::chrono::nanoseconds d) {
-  static const double factor = [] {
-    const char* s = std::getenv("CANAL_EXAMPLE_SCALE");
-    const double f = s ? std::strtod(s, nullptr) : 1.0;
-    return f > 0 ? f : 1.0;
-  }();
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(d * factor);
-}
+using example::scaled;  // d x CANAL_EXAMPLE_SCALE (example_scale.hpp)
 
 struct message {
   std::string from;

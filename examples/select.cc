@@ -25,19 +25,13 @@
 #include <string>   // the inbox carries strings
 #include <vector>   // the task list for joinall
 
+#include "examples/example_scale.hpp"
+
 using namespace std::chrono_literals;
 
 namespace {
 
-// scaled(d): d times CANAL_EXAMPLE_SCALE (default 1.0). The tests run this at 0.05.
-std::chrono::nanoseconds scaled(std::chrono::nanoseconds d) {
-  static const double factor = [] {
-    const char* s = std::getenv("CANAL_EXAMPLE_SCALE");
-    const double f = s ? std::strtod(s, nullptr) : 1.0;
-    return f > 0 ? f : 1.0;
-  }();
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(d * factor);
-}
+using example::scaled;  // d x CANAL_EXAMPLE_SCALE (example_scale.hpp)
 
 // poll_for(inbox, d): wait until a message arrives on the inbox or d has passed, whichever
 // comes first.

@@ -28,20 +28,13 @@
 #include <cstdlib>  // std::getenv, std::strtod
 #include <vector>   // the list of tasks for joinall
 
+#include "examples/example_scale.hpp"
+
 using namespace std::chrono_literals;  // lets us write 1s, 250ms, ...
 
 namespace {
 
-// scaled(d) multiplies a duration by CANAL_EXAMPLE_SCALE (default 1.0), so the tests can run
-// this example 20 times faster without changing the order of anything.
-std::chrono::nanoseconds scaled(std::chrono::nanoseconds d) {
-  static const double factor = [] {
-    const char* s = std::getenv("CANAL_EXAMPLE_SCALE");  // unset: real time
-    const double f = s ? std::strtod(s, nullptr) : 1.0;
-    return f > 0 ? f : 1.0;                               // ignore nonsense
-  }();
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(d * factor);
-}
+using example::scaled;  // d x CANAL_EXAMPLE_SCALE (example_scale.hpp)
 
 void foo() {
   std::puts("foo is running");                     // foo is first in the queue, so it starts first

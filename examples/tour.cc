@@ -33,19 +33,13 @@
 #include <thread>     // std::this_thread::get_id
 #include <vector>     // lists of tasks
 
+#include "examples/example_scale.hpp"
+
 using namespace std::chrono_literals;
 
 namespace {
 
-// scaled(d): d times CANAL_EXAMPLE_SCALE (default 1.0), so the tests can run the tour quickly.
-std::chrono::nanoseconds scaled(std::chrono::nanoseconds d) {
-  static const double factor = [] {
-    const char* s = std::getenv("CANAL_EXAMPLE_SCALE");
-    const double f = s ? std::strtod(s, nullptr) : 1.0;
-    return f > 0 ? f : 1.0;
-  }();
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(d * factor);
-}
+using example::scaled;  // d x CANAL_EXAMPLE_SCALE (example_scale.hpp)
 
 // The tour checks its own claims; any surprise makes the program exit with status 1.
 std::atomic<int> surprises{0};
