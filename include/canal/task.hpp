@@ -84,7 +84,8 @@ struct task_closure final : task_state<R> {
     return ::operator new(size, al);
   }
   static void operator delete(void* p, std::size_t size, std::align_val_t al) noexcept {
-    ::operator delete(p, size, al);
+    (void)size;
+    ::operator delete(p, al);
   }
 
   std::optional<std::tuple<F, Args...>> fn_;

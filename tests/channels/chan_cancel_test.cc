@@ -210,7 +210,7 @@ TEST_CASE("chan.cancel.parked_select" * doctest::timeout(60)) {
 // kill() racing a sender that targets the parked receiver: the value is delivered exactly once
 // (to the receiver, or, if the kill won, it stays with the sender and is received afterwards).
 TEST_CASE("chan.cancel.kill_vs_send_race" * doctest::timeout(120)) {
-  const int iters = canal_test::sanitized ? 300 : scale(2000, 20000);
+  const int iters = canal_test::sanitized ? 300 : scale(5000, 50000);
   const long base = tracked::live.load();
   for (std::size_t w : workers()) {
     CAPTURE(w);
@@ -297,7 +297,7 @@ TEST_CASE("chan.cancel.kill_vs_send_race" * doctest::timeout(120)) {
 // kill() racing a receiver that targets the parked sender: the value is delivered only if the
 // sender's send() returned normally.
 TEST_CASE("chan.cancel.kill_sender_vs_recv_race" * doctest::timeout(120)) {
-  const int iters = canal_test::sanitized ? 300 : scale(2000, 20000);
+  const int iters = canal_test::sanitized ? 300 : scale(5000, 50000);
   const long base = tracked::live.load();
   for (std::size_t w : workers()) {
     CAPTURE(w);
@@ -355,7 +355,7 @@ TEST_CASE("chan.cancel.kill_sender_vs_recv_race" * doctest::timeout(120)) {
 // kill() right after go(): the greenlet either never runs or is cancelled at its first channel
 // operation; either way it finishes promptly and sends nothing.
 TEST_CASE("chan.cancel.killed_right_after_spawn" * doctest::timeout(120)) {
-  const int iters = canal_test::sanitized ? 300 : scale(3000, 30000);
+  const int iters = canal_test::sanitized ? 300 : scale(5000, 50000);
   const long base = tracked::live.load();
   for (std::size_t w : workers()) {
     CAPTURE(w);
