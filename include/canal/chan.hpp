@@ -71,6 +71,16 @@ std::optional<T> take(void* raw) {
   return r;
 }
 
+// take_into() moves the value out of raw storage into dst (no assignment: T need only be
+// move-constructible).
+template <class T>
+void take_into(std::optional<T>& dst, void* raw) {
+  T* p = std::launder(static_cast<T*>(raw));
+  dst.reset();
+  dst.emplace(std::move(*p));
+  p->~T();
+}
+
 template <class T>
 struct raw_slot {
   alignas(T) unsigned char bytes[sizeof(T)];
@@ -179,7 +189,12 @@ class chan {
 
    private:
     bool done() const noexcept { return !cur_.has_value(); }
-    void advance() { cur_ = ch_->recv(); }
+    void advance() {
+      cur_.reset();
+      detail::raw_slot<T> slot;
+      if (detail::chan_recv(ch_->core(), slot.bytes, detail::block_forever) == chan_status::ok)
+        detail::take_into(cur_, slot.bytes);
+    }
     const chan* ch_ = nullptr;
     std::optional<T> cur_;
   };
@@ -193,7 +208,7 @@ class chan {
     detail::raw_slot<T> slot;
     recv_result<T> r;
     r.status = detail::chan_recv(core(), slot.bytes, deadline);
-    if (r.status == chan_status::ok) r.value = detail::take<T>(slot.bytes);
+    if (r.status == chan_status::ok) detail::take_into(r.value, slot.bytes);
     return r;
   }
   detail::chan_ref<T> ref_;
