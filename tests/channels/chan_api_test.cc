@@ -501,3 +501,28 @@ TEST_CASE("chan.copies_share_one_channel" * doctest::timeout(60)) {
     });
   }
 }
+
+namespace {
+// Move-constructible only: no assignment at all.
+struct no_assign {
+  int v;
+  explicit no_assign(int x) : v(x) {}
+  no_assign(no_assign&& o) noexcept : v(o.v) {}
+  no_assign& operator=(no_assign&&) = delete;
+  no_assign& operator=(const no_assign&) = delete;
+};
+}  // namespace
+
+TEST_CASE("chan.value_needs_only_move_construction" * doctest::timeout(30)) {
+  canal::chan<no_assign> c(4);
+  c.send(no_assign(1));
+  c.send(no_assign(2));
+  c.send(no_assign(3));
+  c.close();
+  auto r = c.try_recv();
+  REQUIRE(r.ok());
+  int sum = r->v;
+  for (no_assign& x : c) sum += x.v;
+  CHECK(sum == 6);
+  CHECK(c.recv_for(std::chrono::milliseconds(1)).status == chan_status::closed);
+}
