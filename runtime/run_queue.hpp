@@ -127,14 +127,6 @@ class global_fifo {
 // inbox: greenlets made runnable by foreign OS threads. A locked FIFO like the overflow: this
 // path already pays a futex or epoll wake-up, and Boost.Lockfree's queue (used here first) makes
 // ThreadSanitizer report its free list's deliberate racy reads.
-class inbox {
- public:
-  void push(greenlet* g) noexcept { q_.push(g); }
-  greenlet* pop() noexcept { return q_.pop_one(); }
-  std::size_t size() const noexcept { return q_.size(); }
-
- private:
-  global_fifo q_;
-};
+using inbox = global_fifo;
 
 }  // namespace canal::detail

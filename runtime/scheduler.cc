@@ -122,8 +122,7 @@ void spawn(greenlet* g) {
     s->live.fetch_sub(1, std::memory_order_seq_cst);
     throw error("canal::go: the runtime is shutting down");
   }
-  g->parker_.g = g;
-  g->id_ = s->next_id.fetch_add(1, std::memory_order_relaxed);
+  s->admit(g);
   if (s->shutting_down.load(std::memory_order_acquire)) g->cancel_.store(true);
   worker* w = current_worker();
   if (w && w->sched == s) {
@@ -142,8 +141,7 @@ void spawn_dispatch(greenlet* g) {
     return;
   }
   s->live.fetch_add(1, std::memory_order_seq_cst);
-  g->parker_.g = g;
-  g->id_ = s->next_id.fetch_add(1, std::memory_order_relaxed);
+  s->admit(g);
   w->dispatch_to(g);
 }
 
@@ -185,8 +183,7 @@ void run_main(greenlet* g, const options& opts) {
   fences_init();
 
   add_ref(g);  // the running greenlet's reference
-  g->parker_.g = g;
-  g->id_ = s.next_id.fetch_add(1);
+  s.admit(g);
   if (g->name_.empty()) g->name_ = "main";
   s.main = g;
   s.live.store(1);

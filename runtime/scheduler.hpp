@@ -49,6 +49,11 @@ struct scheduler {
   void greenlet_finished() noexcept;
   void stop() noexcept;
 
+  // admit() gives a new greenlet its identity (id, parker owner) before it first runs.
+  void admit(greenlet* g) noexcept {
+    g->parker_.g = g;
+    g->id_ = next_id.fetch_add(1, std::memory_order_relaxed);
+  }
   void register_greenlet(greenlet* g, worker* w) noexcept;
   void unregister_greenlet(greenlet* g) noexcept;
 };

@@ -110,7 +110,7 @@ stack_block* stack_pool::get() {
   return b;
 }
 
-void stack_pool::put_many(stack_block* head, stack_block* tail, std::size_t) noexcept {
+void stack_pool::put_many(stack_block* head, stack_block* tail) noexcept {
   std::lock_guard<std::mutex> lk(mu_);
   tail->next = free_;
   free_ = head;
@@ -123,12 +123,8 @@ void stack_cache::flush_half(stack_pool& pool) noexcept {
   stack_block* rest = s->next;
   s->next = nullptr;
   stack_block* tail = rest;
-  std::size_t n = 1;
-  while (tail->next) {
-    tail = tail->next;
-    ++n;
-  }
-  pool.put_many(rest, tail, n);
+  while (tail->next) tail = tail->next;
+  pool.put_many(rest, tail);
   n_ = keep;
 }
 
@@ -136,7 +132,7 @@ void stack_cache::flush_all(stack_pool& pool) noexcept {
   if (!head_) return;
   stack_block* tail = head_;
   while (tail->next) tail = tail->next;
-  pool.put_many(head_, tail, n_);
+  pool.put_many(head_, tail);
   head_ = nullptr;
   n_ = 0;
 }

@@ -40,7 +40,7 @@ class stack_pool {
   // (with a message on stderr) when the kernel refuses memory.
   stack_block* get();
   // put_many() returns a batch of stacks (linked through next).
-  void put_many(stack_block* head, stack_block* tail, std::size_t n) noexcept;
+  void put_many(stack_block* head, stack_block* tail) noexcept;
   std::size_t usable() const noexcept { return usable_; }
 
  private:

@@ -171,7 +171,7 @@ greenlet* worker::pick_local(bool may_finish) noexcept {
 greenlet* worker::take_global() noexcept {
   for (;;) {
     greenlet* g = sched->overflow.pop_into(ring, local_ring::capacity / 2);
-    if (!g) g = sched->foreign.pop();
+    if (!g) g = sched->foreign.pop_one();
     if (!g) return nullptr;
     if ((g = filter(g))) return g;
   }
