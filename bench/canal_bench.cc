@@ -91,6 +91,12 @@ void bench_spawn_join() {
 // skynet(out, num, size): a leaf sends num; an inner node makes one unbuffered channel, spawns
 // 10 children on it (detached: their handles are dropped at once, Go's `go`), sums their 10
 // answers and sends the sum on out.
+// Children are spawned with launch::dispatch (as Boost.Fiber's skynet port does): each runs at
+// once and its spawner resumes from the worker's dispatch stack, so the tree is walked depth
+// first and few greenlets are alive at a time. SKYNET_LAUNCH=post spawns them FIFO instead
+// (gevent's order: breadth first, every inner node parked at once).
+canal::launch g_skynet_launch = canal::launch::dispatch;
+
 void skynet(canal::chan<std::uint64_t> out, std::uint64_t num, std::uint64_t size) {
   if (size == 1) {
     out.send(num);
@@ -100,7 +106,7 @@ void skynet(canal::chan<std::uint64_t> out, std::uint64_t num, std::uint64_t siz
   canal::chan<std::uint64_t> rc(0);
   const std::uint64_t sub = size / kBranch;
   for (std::uint64_t i = 0; i < kBranch; ++i) {
-    canal::go(skynet, rc, num + i * sub, sub);
+    canal::go(g_skynet_launch, skynet, rc, num + i * sub, sub);
   }
   std::uint64_t sum = 0;
   for (std::uint64_t i = 0; i < kBranch; ++i) {
@@ -113,6 +119,12 @@ void skynet(canal::chan<std::uint64_t> out, std::uint64_t num, std::uint64_t siz
 
 void bench_skynet() {
   const long n_env = env_size("SKYNET_N", 1000000);
+  if (const char* l = std::getenv("SKYNET_LAUNCH"); l && *l) {
+    const std::string_view how(l);
+    if (how == "post") g_skynet_launch = canal::launch::post;
+    else if (how == "dispatch") g_skynet_launch = canal::launch::dispatch;
+    else fail("skynet: SKYNET_LAUNCH must be post or dispatch, got '" + std::string(how) + "'");
+  }
   const auto n = static_cast<std::uint64_t>(n_env);
   {
     std::uint64_t p = 1;

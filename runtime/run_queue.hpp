@@ -8,6 +8,10 @@
 //                order): the ring only ever holds work older than the overflow's.
 //   inbox        runtime-wide locked FIFO: greenlets made runnable by foreign OS threads
 //                (go() or a channel wake-up from a thread).
+//   dispatch_stack  per worker, spinlock + intrusive doubly linked list: greenlets that handed
+//                their worker to a child spawned with launch::dispatch. The owner pushes and
+//                pops the top (innermost spawner first, so nested fan-outs run depth first);
+//                thieves take the bottom (the oldest continuation, Cilk's work-first order).
 #pragma once
 
 #include <atomic>
@@ -121,6 +125,47 @@ class global_fifo {
   spinlock lock_;
   greenlet* head_ = nullptr;
   greenlet* tail_ = nullptr;
+  std::atomic<std::size_t> size_{0};
+};
+
+class dispatch_stack {
+ public:
+  void push(greenlet* g) noexcept {
+    std::lock_guard<spinlock> lk(lock_);
+    g->prev_ = nullptr;
+    g->next_ = top_;
+    if (top_) top_->prev_ = g; else bottom_ = g;
+    top_ = g;
+    size_.fetch_add(1, std::memory_order_release);
+  }
+  greenlet* pop_top() noexcept {
+    if (size_.load(std::memory_order_acquire) == 0) return nullptr;
+    std::lock_guard<spinlock> lk(lock_);
+    greenlet* g = top_;
+    if (!g) return nullptr;
+    top_ = g->next_;
+    if (top_) top_->prev_ = nullptr; else bottom_ = nullptr;
+    g->next_ = nullptr;
+    size_.fetch_sub(1, std::memory_order_release);
+    return g;
+  }
+  greenlet* steal_bottom() noexcept {
+    if (size_.load(std::memory_order_acquire) == 0) return nullptr;
+    std::lock_guard<spinlock> lk(lock_);
+    greenlet* g = bottom_;
+    if (!g) return nullptr;
+    bottom_ = g->prev_;
+    if (bottom_) bottom_->next_ = nullptr; else top_ = nullptr;
+    g->prev_ = nullptr;
+    size_.fetch_sub(1, std::memory_order_release);
+    return g;
+  }
+  std::size_t size() const noexcept { return size_.load(std::memory_order_acquire); }
+
+ private:
+  spinlock lock_;
+  greenlet* top_ = nullptr;
+  greenlet* bottom_ = nullptr;
   std::atomic<std::size_t> size_{0};
 };
 

@@ -75,7 +75,9 @@ void worker::run_pending() noexcept {
       push_tail(a.from);
       break;
     case action_kind::dispatch:
-      push_next(a.from);
+      // The spawner waits on this worker's dispatch stack; an idle worker may take it.
+      dstack.push(a.from);
+      sched->maybe_wake();
       break;
     case action_kind::exit:
       retire(a.from);
@@ -143,12 +145,19 @@ greenlet* worker::pick_local(bool may_finish) noexcept {
       ++runnext_streak;
     } else {
       runnext_streak = 0;
-      if ((g = woken_head)) {
+      // Suspended dispatch spawners run once the queues are empty, but a busy ring must not
+      // starve them: every runnext_limit-th pick that passes them over takes one first.
+      if (dstack.size() != 0 && ++dstack_wait >= runnext_limit) {
+        dstack_wait = 0;
+        g = dstack.pop_top();
+      }
+      if (!g && (g = woken_head)) {
         woken_head = g->next_;
         if (!woken_head) woken_tail = nullptr;
       }
       if (!g) g = ring.pop();
       if (!g) g = sched->overflow.pop_into(ring, local_ring::capacity / 2);
+      if (!g && (g = dstack.pop_top())) dstack_wait = 0;
       if (!g && runnext) {
         g = runnext;
         runnext = nullptr;
@@ -187,22 +196,24 @@ greenlet* worker::steal() noexcept {
   for (std::size_t k = 0; k < n; ++k) {
     worker* v = sched->workers[(start + k) % n].get();
     if (v == this) continue;
-    if (v->ring.size() == 0) continue;
-    if (v->ring.steal_into(ring)) {
+    if (v->ring.size() != 0 && v->ring.steal_into(ring)) {
       // What we stole is ours now; filter() may finish some (killed before they started) and
       // wake their joiners onto our ring too, so take whatever our ring holds.
       if (greenlet* g = pick_local(true)) return g;
     }
+    // Then the victim's oldest suspended dispatch spawner (it has started: nothing to filter).
+    if (greenlet* g = v->dstack.steal_bottom()) return g;
   }
   return nullptr;
 }
 
 bool worker::work_visible() const noexcept {
   if (sched->stopping.load(std::memory_order_acquire)) return true;
-  if (runnext || doomed || woken_head || ring.size() != 0) return true;  // our own (finishing work may add)
+  if (runnext || doomed || woken_head || ring.size() != 0 || dstack.size() != 0)
+    return true;  // our own (finishing work may add)
   if (sched->overflow.size() || sched->foreign.size()) return true;
   for (auto& v : sched->workers)
-    if (v.get() != this && v->ring.size() > 1) return true;
+    if (v.get() != this && (v->ring.size() > 1 || v->dstack.size() != 0)) return true;
   return false;
 }
 

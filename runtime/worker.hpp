@@ -29,7 +29,7 @@ enum class action_kind : std::uint8_t {
   park,   // release locks, then publish "parked" (or requeue if a wake-up came early)
   yield,  // put the greenlet back at the tail of the run queue
   exit,   // the greenlet finished: recycle its stack, drop the runtime's reference
-  dispatch,  // the greenlet handed its worker to a new one: it runs next (runnext)
+  dispatch,  // the greenlet handed its worker to a new one: onto the dispatch stack
 };
 
 struct switch_action {
@@ -54,6 +54,7 @@ struct worker {
   greenlet* woken_head = nullptr;  // woken by this worker's timers, in firing order: they run
   greenlet* woken_tail = nullptr;  // before the ring (a backlog of spawns must not delay them)
   std::uint32_t runnext_streak = 0;
+  std::uint32_t dstack_wait = 0;  // local picks that passed over a non-empty dispatch stack
   std::uint32_t tick = 0;
   std::uint64_t rng;
   stack_cache stacks;
@@ -62,6 +63,7 @@ struct worker {
 
   // ---- shared
   local_ring ring;      // owner pushes/pops, thieves steal
+  dispatch_stack dstack;  // suspended launch::dispatch spawners: owner LIFO, thieves oldest
   timer_heap timers;    // owner adds and fires, anyone cancels
   spinlock reg_lock;    // guards the registry list below
   greenlet* reg_head = nullptr;

@@ -195,9 +195,12 @@ struct named {
 // launch chooses when a spawned greenlet first runs:
 //   post     (the default) it is queued FIFO and runs when the spawner blocks or yields
 //            (gevent's order);
-//   dispatch it runs at once, and the spawner resumes as soon as it first suspends or ends
-//            (Boost.Fiber's launch::dispatch). Recursive fan-outs such as skynet then run depth
-//            first, with a few dozen live stacks instead of one per inner node.
+//   dispatch it runs at once, on this worker (Boost.Fiber's launch::dispatch). The spawner
+//            waits on the worker's dispatch stack and resumes once the worker has nothing else
+//            queued (innermost spawner first), after at most 61 other picks if the queue stays
+//            busy, or at once on an idle worker that takes it (the oldest spawner is taken
+//            first). Recursive fan-outs such as skynet therefore run depth first, with a few
+//            dozen live stacks instead of one per inner node.
 enum class launch { post, dispatch };
 
 // go(f, args...) spawns a greenlet running f(args...) and returns its canal::task<R>.

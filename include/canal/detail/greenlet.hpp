@@ -75,6 +75,7 @@ struct greenlet {
 
   // ---- scheduling: touched by the worker that runs it, handed over through run queues
   greenlet* next_ = nullptr;      // intrusive link in run queues
+  greenlet* prev_ = nullptr;      // back link, used only on a worker's dispatch stack
   exec_context ec_;               // machine context, valid while the greenlet is switched out
   void* stack_ = nullptr;         // stack block (runtime/stack.hpp), assigned at first run
   // The epoch of the last wait whose park completed (context saved, locks released). kill(),
