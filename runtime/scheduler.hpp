@@ -39,6 +39,7 @@ struct scheduler {
   std::vector<worker*> idle;
   std::atomic<int> nidle{0};
   std::atomic<int> nspinning{0};
+  std::atomic<int> nwatching{0};  // idle workers in a timed sleep, watching peers for a stall
 
   // wake_one() wakes a sleeping worker to look for work, unless one is already looking.
   void wake_one() noexcept;

@@ -10,6 +10,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <memory>
 #include <thread>
 
 #include "canal/detail/greenlet.hpp"
@@ -68,6 +69,15 @@ struct worker {
   spinlock reg_lock;    // guards the registry list below
   greenlet* reg_head = nullptr;
   bool in_idle_list = false;  // guarded by scheduler::idle_lock
+  // Bumped by the owner at every switch to a greenlet; a thief that sees it unchanged for
+  // stall_ns while this worker's queues hold work takes that work (see steal()).
+  alignas(64) std::atomic<std::uint32_t> switches{0};
+  std::uint32_t switch_count = 0;  // owner's copy
+  struct peer_seen {
+    std::uint32_t switches = 0;
+    std::int64_t since = 0;  // when this thief first saw that value (0: never looked)
+  };
+  std::unique_ptr<peer_seen[]> seen;  // per peer, this worker as a thief
   std::thread thread;
 
   void main_loop();
@@ -98,6 +108,10 @@ struct worker {
   void retire(greenlet* g) noexcept;
   void idle_sleep() noexcept;
   bool work_visible() const noexcept;
+  bool peers_hold_work() const noexcept;
+  bool stalled(const worker* v) noexcept;
+  void note_switch() noexcept { switches.store(++switch_count, std::memory_order_relaxed); }
+  void wake_for(std::size_t queued) noexcept;
 };
 
 // current_worker() is this thread's worker, nullptr on a foreign thread. Not inlined, so a
