@@ -184,7 +184,7 @@ void run_main(greenlet* g, const options& opts) {
 
   add_ref(g);  // the running greenlet's reference
   s.admit(g);
-  if (g->name_.empty()) g->name_ = "main";
+  if (g->name_.empty()) g->name_.assign("main");
   s.main = g;
   s.live.store(1);
   s.workers[0]->ring.push(g);

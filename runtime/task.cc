@@ -131,11 +131,11 @@ std::uint64_t id() noexcept {
 
 std::string name() {
   detail::greenlet* g = detail::current();
-  return g ? g->name_ : std::string();
+  return g ? g->name_.str() : std::string();
 }
 
 void set_name(std::string n) {
-  if (detail::greenlet* g = detail::current()) g->name_ = std::move(n);
+  if (detail::greenlet* g = detail::current()) g->name_.assign(n);
 }
 
 bool in_greenlet() noexcept { return detail::current() != nullptr; }
@@ -167,7 +167,15 @@ struct block_cache {
 };
 thread_local block_cache t_blocks;
 
-inline std::size_t size_class(std::size_t size) noexcept { return (size + 63) / 64 - 1; }
+// Class c serves sizes up to (c + 1) * 64 - 8 and asks malloc for exactly that: glibc adds an
+// 8-byte chunk header, so a class-c block occupies (c + 1) * 64 bytes of heap. (Asking for
+// (c + 1) * 64 would cost 16 bytes more per block: 272 for a 248-byte closure, which a
+// hundred thousand parked greenlets pay in full.)
+constexpr std::size_t block_header = 8;
+inline std::size_t size_class(std::size_t size) noexcept {
+  return (size + block_header + 63) / 64 - 1;
+}
+inline std::size_t class_bytes(std::size_t c) noexcept { return (c + 1) * 64 - block_header; }
 
 }  // namespace
 
@@ -180,7 +188,7 @@ void* block_alloc(std::size_t size) {
     --bc.count[c];
     return n;
   }
-  return ::operator new((c + 1) * 64);
+  return ::operator new(class_bytes(c));
 }
 
 void block_free(void* p, std::size_t size) noexcept {

@@ -169,7 +169,7 @@ class task {
   }
 
   std::uint64_t id() const noexcept { return s_ ? s_->id_ : 0; }
-  const std::string& name() const { return check()->name_; }
+  std::string name() const { return check()->name_.str(); }
   canal::source_location spawn_site() const { return check()->where_; }
 
   // adopt() wraps a state whose reference the caller hands over (used by go() and run()).
@@ -228,7 +228,14 @@ struct go : task<std::invoke_result_t<std::decay_t<F>, std::decay_t<Args>...>> {
   go(launch how, named n, F f, Args... args,
      canal::source_location where = canal::source_location::current()) {
     auto* st = new closure(where, std::move(f), std::move(args)...);
-    st->name_ = std::move(n.name);
+    if (!n.name.empty()) {
+      try {
+        st->name_.assign(n.name);
+      } catch (...) {
+        delete st;
+        throw;
+      }
+    }
     st->refs_.store(2, std::memory_order_relaxed);  // this handle + the running greenlet
     this->s_ = st;
     try {

@@ -8,9 +8,12 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <exception>
-#include "canal/detail/source_location.hpp"
 #include <string>
+#include <string_view>
+
+#include "canal/detail/source_location.hpp"
 
 #include "canal/detail/spinlock.hpp"
 
@@ -62,6 +65,33 @@ enum class life : std::uint8_t { created = 0, started = 1, done = 2 };
 
 struct worker;  // runtime/worker.hpp
 
+// greenlet_name: an owned C string in one pointer (most greenlets have no name, and every byte
+// of the control block counts when a million greenlets wait).
+class greenlet_name {
+ public:
+  greenlet_name() = default;
+  greenlet_name(const greenlet_name&) = delete;
+  greenlet_name& operator=(const greenlet_name&) = delete;
+  ~greenlet_name() { delete[] p_; }
+
+  void assign(std::string_view s) {
+    char* n = nullptr;
+    if (!s.empty()) {
+      n = new char[s.size() + 1];
+      std::memcpy(n, s.data(), s.size());
+      n[s.size()] = '\0';
+    }
+    delete[] p_;
+    p_ = n;
+  }
+  bool empty() const noexcept { return p_ == nullptr; }
+  const char* c_str() const noexcept { return p_ ? p_ : ""; }
+  std::string str() const { return p_ ? std::string(p_) : std::string(); }
+
+ private:
+  char* p_ = nullptr;
+};
+
 struct greenlet {
   explicit greenlet(canal::source_location where) noexcept : where_(where) {}
   greenlet(const greenlet&) = delete;
@@ -91,7 +121,7 @@ struct greenlet {
 
   // ---- identity
   std::uint64_t id_ = 0;
-  std::string name_;
+  greenlet_name name_;
   canal::source_location where_;
 
   // ---- registry of live greenlets (runtime/scheduler.cc), guarded by the owner's registry lock
