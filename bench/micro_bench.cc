@@ -27,6 +27,9 @@
 //   steal_first            2 workers: time from spawning a batch to the first of its greenlets
 //                          running on the other worker (median over rounds, ns)
 //   steal_batch            same rounds: time until all of the batch ran, per greenlet (ns)
+//   steal_stalled_one      a batch of one greenlet (below the steal backlog): time until the
+//                          other worker sees the spawner's worker stalled and takes it (ns;
+//                          bounded by the 50 µs stall rule and the idle worker's 1 ms watch)
 #include <canal/canal.hpp>
 
 #include <algorithm>
@@ -266,10 +269,9 @@ double trial_spawn_join(long n) {
 // the spawner sleeps 1 ms so the other worker is idle again. Values are medians over rounds.
 // A round whose batch has not all run within 1 s stops spinning (yields, so the rest runs
 // locally), is left out of the medians and is counted in the `not_stolen=` field.
-void bench_steal() {
-  if (!selected("steal")) return;
-  const long rounds = std::max(5L, scaled(200));
-  constexpr long kBatch = 64;
+void bench_steal(const char* name_first, const char* name_batch, const long kBatch) {
+  if (!selected(name_first) && !selected(name_batch)) return;
+  const long rounds = std::max(5L, scaled(kBatch > 1 ? 200 : 100));
   std::vector<double> first, batch;
   long not_stolen = 0, ran_locally = 0;
   canal::options opts;
@@ -327,13 +329,17 @@ void bench_steal() {
   const std::string extra =
       "not_stolen=" + std::to_string(not_stolen) + " ran_on_spawner=" + std::to_string(ran_locally);
   const int w = static_cast<int>(opts.workers);
+  const std::string first_name = std::string("micro_") + name_first;
+  const std::string batch_name = name_batch ? std::string("micro_") + name_batch : std::string();
   if (first.empty()) {
-    canal_bench::report_na("micro_steal_first", w, "ns/op", "nothing_stolen_within_1s");
-    canal_bench::report_na("micro_steal_batch", w, "ns/op", "nothing_stolen_within_1s");
+    canal_bench::report_na(first_name.c_str(), w, "ns/op", "nothing_stolen_within_1s");
+    if (name_batch)
+      canal_bench::report_na(batch_name.c_str(), w, "ns/op", "nothing_stolen_within_1s");
     return;
   }
-  canal_bench::report("micro_steal_first", w, median(first), "ns/op", rounds, extra);
-  canal_bench::report("micro_steal_batch", w, median(batch), "ns/op", rounds * kBatch, extra);
+  canal_bench::report(first_name.c_str(), w, median(first), "ns/op", rounds, extra);
+  if (name_batch)
+    canal_bench::report(batch_name.c_str(), w, median(batch), "ns/op", rounds * kBatch, extra);
 }
 
 void all_single_run() {
@@ -378,7 +384,8 @@ int main(int argc, char** argv) {
   opts.workers = static_cast<std::size_t>(g_workers);
   try {
     canal::run(all_single_run, opts);
-    bench_steal();
+    bench_steal("steal_first", "steal_batch", 64);
+    bench_steal("steal_stalled_one", nullptr, 1);
   } catch (const canal::cancelled& e) {
     std::fprintf(stderr, "micro_bench: %s\n", e.what());
     return 1;

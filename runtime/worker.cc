@@ -32,6 +32,7 @@ constexpr int spin_rounds = 48;              // idle search rounds before sleepi
 // greenlet). A peer that keeps switching serves its few queued greenlets itself within
 // microseconds, and greenlets that talk over channels stay on one worker with warm caches
 // instead of crossing cores on every message (select_fanin at 2 workers: ~620 -> ~200 ns).
+// Greenlets that yielded (CPU work that stays runnable) are always fair game.
 constexpr std::uint32_t steal_backlog = 4;
 constexpr std::int64_t stall_ns = 50'000;
 // An idle worker whose peers hold a few queued greenlets sleeps at most this long before it
@@ -82,7 +83,7 @@ void worker::run_pending() noexcept {
       break;
     }
     case action_kind::yield:
-      push_tail(a.from);
+      yielded(a.from);
       break;
     case action_kind::dispatch:
       // The spawner waits on this worker's dispatch stack; an idle worker may take it.
@@ -98,13 +99,41 @@ void worker::run_pending() noexcept {
 
 // ---------------------------------------------------------------- queues
 
-void worker::push_tail(greenlet* g) noexcept {
+bool worker::push_tail(greenlet* g) noexcept {
   if (sched->overflow.size() != 0 || !ring.push(g)) {
     sched->overflow.push(g);
     sched->maybe_wake();
-    return;
+    return false;
   }
   wake_for(ring.size());
+  return true;
+}
+
+// yielded(): g gave up its worker but stays runnable: CPU work. Mark it before it is visible in
+// the ring (thieves read the counters), so an idle worker may take it at once.
+void worker::yielded(greenlet* g) noexcept {
+  if (index < 255 && sched->overflow.size() == 0) {
+    g->yield_home_ = static_cast<std::uint8_t>(index + 1);
+    yields_in.store(yields_in.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+    if (ring.push(g)) {
+      sched->maybe_wake();
+      return;
+    }
+    yields_in.store(yields_in.load(std::memory_order_relaxed) - 1, std::memory_order_relaxed);
+    g->yield_home_ = 0;
+  }
+  push_tail(g);
+}
+
+// unmark_yield(): a yielded greenlet leaves the ring it was yielded into (run by its owner, or
+// by a thief that took it).
+void worker::unmark_yield(greenlet* g) noexcept {
+  const std::size_t home = g->yield_home_ - 1u;
+  g->yield_home_ = 0;
+  if (home == index)
+    yields_out.store(yields_out.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+  else if (home < sched->workers.size())
+    sched->workers[home]->yields_taken.fetch_add(1, std::memory_order_relaxed);
 }
 
 // wake_for(): this worker queued work and now holds `queued` greenlets in that queue. Wake an
@@ -187,6 +216,7 @@ greenlet* worker::pick_local(bool may_finish) noexcept {
       }
       if (!g) return nullptr;
     }
+    if (g->yield_home_) unmark_yield(g);
     if (doomed_before_start(g)) [[unlikely]] {
       if (may_finish) {
         filter(g);
@@ -222,7 +252,8 @@ greenlet* worker::steal() noexcept {
     const std::uint32_t queued = v->ring.size();
     const std::size_t stacked = v->dstack.size();
     if (queued == 0 && stacked == 0) continue;
-    if (queued < steal_backlog && stacked < steal_backlog && !stalled(v)) continue;
+    if (queued < steal_backlog && stacked < steal_backlog && !v->holds_yielded() && !stalled(v))
+      continue;
     if (queued != 0 && v->ring.steal_into(ring)) {
       // What we stole is ours now; filter() may finish some (killed before they started) and
       // wake their joiners onto our ring too, so take whatever our ring holds.
@@ -258,13 +289,18 @@ bool worker::work_visible() const noexcept {
     return true;  // our own (finishing work may add)
   if (sched->overflow.size() || sched->foreign.size()) return true;
   for (auto& v : sched->workers)
-    if (v.get() != this &&
-        (v->ring.size() >= steal_backlog || v->dstack.size() >= steal_backlog))
+    if (v.get() != this && (v->ring.size() >= steal_backlog ||
+                            v->dstack.size() >= steal_backlog || v->holds_yielded()))
       return true;
   return false;
 }
 
 greenlet* worker::find_work() noexcept {
+  bool searched = false;  // we spun or slept: hand the watch on if we leave with work (below)
+  auto found = [&](greenlet* g) {
+    if (searched) hand_on_watch();
+    return g;
+  };
   for (;;) {
     ++tick;
     if (!timers.empty()) {
@@ -272,14 +308,15 @@ greenlet* worker::find_work() noexcept {
       if (timers.earliest() <= now) timers.fire_due(now);
     }
     if (tick % runnext_limit == 0) {
-      if (greenlet* g = take_global()) return g;
+      if (greenlet* g = take_global()) return found(g);
     }
-    if (greenlet* g = pick_local(true)) return g;
-    if (greenlet* g = take_global()) return g;
+    if (greenlet* g = pick_local(true)) return found(g);
+    if (greenlet* g = take_global()) return found(g);
     if (sched->stopping.load(std::memory_order_acquire)) return nullptr;
 
     // Spin a little looking for work before sleeping: waking a sleeping thread costs
     // 10-40 µs on this kind of machine, a few rounds of polling far less.
+    searched = true;
     if (sched->nworkers > 1) {
       sched->nspinning.fetch_add(1, std::memory_order_seq_cst);
       greenlet* g = nullptr;
@@ -290,14 +327,21 @@ greenlet* worker::find_work() noexcept {
         for (int i = 0; i < 32; ++i) CANAL_CPU_RELAX();
       }
       sched->nspinning.fetch_sub(1, std::memory_order_seq_cst);
-      if (g) {
-        if (ring.size() > 0) wake_for(ring.size());
-        return g;
-      }
+      if (g) return found(g);
       if (!timers.empty() && timers.earliest() <= now_ns()) continue;
     }
     idle_sleep();
   }
+}
+
+// hand_on_watch(): an idle worker leaves with work. If queued work is left anywhere (our ring
+// after a steal, or peers' queues) and no idle worker is watching for it, wake one: a worker
+// that went to sleep while that work was in transit, or before it was queued, would otherwise
+// sleep through it (Go's "the last spinning M to find work wakes another").
+void worker::hand_on_watch() noexcept {
+  if (sched->nidle.load(std::memory_order_seq_cst) == 0) return;
+  if (sched->nwatching.load(std::memory_order_seq_cst) != 0) return;
+  if (ring.size() != 0 || dstack.size() != 0 || peers_hold_work()) sched->wake_one();
 }
 
 void worker::idle_sleep() noexcept {

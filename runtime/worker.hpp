@@ -73,6 +73,17 @@ struct worker {
   // stall_ns while this worker's queues hold work takes that work (see steal()).
   alignas(64) std::atomic<std::uint32_t> switches{0};
   std::uint32_t switch_count = 0;  // owner's copy
+  // Yielded greenlets waiting in this ring = yields_in - yields_out - yields_taken: the owner
+  // writes the first two, whoever later runs one it stole adds to the third.
+  std::atomic<std::uint32_t> yields_in{0};
+  std::atomic<std::uint32_t> yields_out{0};
+  std::atomic<std::uint32_t> yields_taken{0};
+  bool holds_yielded() const noexcept {
+    const std::uint32_t in = yields_in.load(std::memory_order_relaxed);
+    const std::uint32_t out = yields_out.load(std::memory_order_relaxed) +
+                              yields_taken.load(std::memory_order_relaxed);
+    return static_cast<std::int32_t>(in - out) > 0;
+  }
   struct peer_seen {
     std::uint32_t switches = 0;
     std::int64_t since = 0;  // when this thief first saw that value (0: never looked)
@@ -90,7 +101,9 @@ struct worker {
   // dispatch_to() runs the new greenlet g now; the current one continues after it suspends.
   void dispatch_to(greenlet* g) noexcept;
 
-  void push_tail(greenlet* g) noexcept;
+  bool push_tail(greenlet* g) noexcept;  // true: into the ring (false: the overflow)
+  void yielded(greenlet* g) noexcept;
+  void unmark_yield(greenlet* g) noexcept;
   void push_next(greenlet* g) noexcept;
   void push_woken(greenlet* g) noexcept;
   void run_pending() noexcept;
@@ -112,6 +125,7 @@ struct worker {
   bool stalled(const worker* v) noexcept;
   void note_switch() noexcept { switches.store(++switch_count, std::memory_order_relaxed); }
   void wake_for(std::size_t queued) noexcept;
+  void hand_on_watch() noexcept;
 };
 
 // current_worker() is this thread's worker, nullptr on a foreign thread. Not inlined, so a

@@ -114,6 +114,10 @@ struct greenlet {
   life life_ = life::created;
   std::atomic<bool> cancel_{false};  // kill() requested and not yet delivered
   std::atomic<bool> nocancel_{false};  // parked while unwinding: kill() must not wake it
+  // 1 + index of the worker whose ring it was yielded into, while it waits there (0: not a
+  // yielded greenlet, or a worker index above 254). Yielded greenlets are CPU work that any
+  // idle worker may take (runtime/DESIGN.md, "Affinity before balance").
+  std::uint8_t yield_home_ = 0;
 
   // ---- waiting
   parker parker_;
