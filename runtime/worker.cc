@@ -37,7 +37,7 @@ constexpr std::uint32_t steal_backlog = 4;
 constexpr std::int64_t stall_ns = 50'000;
 // An idle worker whose peers hold a few queued greenlets sleeps at most this long before it
 // looks for a stall again (Go's sysmon plays this part).
-constexpr std::int64_t watch_ns = 1'000'000;
+constexpr std::int64_t watch_ns = 500'000;
 }  // namespace
 
 __attribute__((noinline)) worker* current_worker() noexcept {
@@ -320,7 +320,11 @@ greenlet* worker::find_work() noexcept {
     if (sched->nworkers > 1) {
       sched->nspinning.fetch_add(1, std::memory_order_seq_cst);
       greenlet* g = nullptr;
-      for (int round = 0; round < spin_rounds && !g; ++round) {
+      // While peers hold a few queued greenlets, spin long enough to see a stall (stall_ns)
+      // rather than sleeping and finding it only when the watch times out.
+      const std::int64_t watch_until = peers_hold_work() ? now_ns() + stall_ns + stall_ns / 4 : 0;
+      for (int round = 0; (round < spin_rounds || (watch_until && now_ns() < watch_until)) && !g;
+           ++round) {
         if ((g = pick_local(true)) || (g = take_global()) || (g = steal())) break;
         if (!timers.empty() && timers.earliest() <= now_ns()) break;
         if (sched->stopping.load(std::memory_order_acquire)) break;
