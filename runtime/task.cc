@@ -3,6 +3,7 @@
 #include <sched.h>
 #include <sys/mman.h>
 
+#include <cstdint>
 #include <cstdio>
 #include <exception>
 #include <mutex>
@@ -150,7 +151,7 @@ namespace canal::detail {
 
 namespace {
 
-// Control-block memory (block_alloc/block_free). Blocks of up to 1 KiB are served in 64-byte
+// Control-block memory (block_alloc/block_free). Blocks of up to 1 KiB are served in 8-byte
 // classes from 256 KiB chunks mapped with MAP_POPULATE: a burst of spawns touches a fresh page
 // every 16 blocks, and one populating call is cheaper than 64 first-touch faults (~2 µs each
 // on this VM). Each thread keeps a free list per class; an empty list refills 64 blocks from
@@ -169,9 +170,16 @@ namespace {
 #define CANAL_BLOCK_ARENA 1
 #endif
 
-constexpr std::size_t block_classes = 16;  // 64 .. 1024 bytes
-inline std::size_t size_class(std::size_t size) noexcept { return (size + 63) / 64 - 1; }
-inline std::size_t class_bytes(std::size_t c) noexcept { return (c + 1) * 64; }
+// 8-byte classes: a 248-byte closure takes 248 bytes, not 256. Alignment: a type's size is a
+// multiple of its alignment, so a block whose size is an odd multiple of 8 only needs 8-byte
+// alignment; sizes that are multiples of 16 are carved 16-aligned (operator new's promise).
+// Over-aligned closures never come here.
+constexpr std::size_t block_grain = 8;
+constexpr std::size_t block_classes = 1024 / block_grain;  // 8 .. 1024 bytes
+inline std::size_t size_class(std::size_t size) noexcept {
+  return (size + block_grain - 1) / block_grain - 1;
+}
+inline std::size_t class_bytes(std::size_t c) noexcept { return (c + 1) * block_grain; }
 
 struct block_node {
   block_node* next;
@@ -214,13 +222,18 @@ struct block_depot {
       return;
     }
     const std::size_t bytes = class_bytes(c);
+    if (bytes % 16 == 0 && cur) {
+      const auto a = reinterpret_cast<std::uintptr_t>(cur);
+      cur += ((a + 15) & ~std::uintptr_t{15}) - a;
+      if (cur > end) cur = end;
+    }
     for (std::size_t n = 0; n < refill; ++n) {
       if (static_cast<std::size_t>(end - cur) < bytes) {
         if (n != 0) break;
         void* p = ::mmap(nullptr, chunk_bytes, PROT_READ | PROT_WRITE,
                          MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
         if (p == MAP_FAILED) throw std::bad_alloc();
-        cur = static_cast<char*>(p);
+        cur = static_cast<char*>(p);  // page-aligned
         end = cur + chunk_bytes;
       }
       auto* b = reinterpret_cast<block_node*>(cur);

@@ -166,7 +166,7 @@ greenlet* current() noexcept;  // the running greenlet, nullptr on a foreign thr
 
 std::int64_t now_ns() noexcept;  // steady_clock, nanoseconds
 
-// Control-block memory: per-thread free lists by 64-byte size class (up to 1 KiB), so spawning
+// Control-block memory: per-thread free lists by 8-byte size class (up to 1 KiB), so spawning
 // does not go through malloc's slow paths. Larger blocks use operator new.
 void* block_alloc(std::size_t size);
 void block_free(void* p, std::size_t size) noexcept;
