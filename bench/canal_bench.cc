@@ -11,7 +11,7 @@
 // tcp_echo. Everything runs inside canal::run() with options{.workers = <workers>}. Sizes are
 // the peers' environment variables (PINGPONG_N, SPAWN_N, SKYNET_N, SPSC_N, MPMC_N, SELECT_N,
 // CHAN_CAP, TIMERS_N, IDLE_N, ECHO_*); CANAL_STACK_SIZE, when set, overrides the greenlet stack
-// size. Output: one line per value,
+// size; SKYNET_LAUNCH=post|dispatch (default dispatch) picks how skynet spawns. Output: one line per value,
 //   bench=<name> peer=canal workers=<n> value=<number> unit=<unit> n=<size>
 // Every benchmark checks its answer; a wrong one prints to stderr and exits 1.
 #include <canal/canal.hpp>
