@@ -37,6 +37,7 @@ struct elem_ops {
   void (*destroy)(void* p) noexcept;
   std::size_t size;
   std::size_t align;
+  bool trivial;  // trivially copyable and destructible: moved with memcpy, never destroyed
 };
 
 template <class T>
@@ -47,7 +48,9 @@ struct elem_ops_for {
     ::new (dst) T(std::move(*static_cast<T*>(src)));
   }
   static void destroy(void* p) noexcept { static_cast<T*>(p)->~T(); }
-  static constexpr elem_ops ops{&move_construct, &destroy, sizeof(T), alignof(T)};
+  static constexpr elem_ops ops{&move_construct, &destroy, sizeof(T), alignof(T),
+                                std::is_trivially_copyable_v<T> &&
+                                    std::is_trivially_destructible_v<T>};
 };
 
 class chan_core;
