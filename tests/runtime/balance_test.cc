@@ -68,22 +68,6 @@ TEST_CASE("runtime.balance.backlog_spreads_over_all_workers" * doctest::timeout(
   }
 }
 
-TEST_CASE("runtime.balance.dispatch_spawner_of_a_stalled_worker_is_taken" * doctest::timeout(60)) {
-  // The spawner sits alone on its worker's dispatch stack while the child spins: below the
-  // backlog, so only stall detection moves it.
-  for (std::size_t w : workers()) {
-    if (w < 2) continue;
-    CAPTURE(w);
-    const bool met = in_runtime(w, [] {
-      std::atomic<int> arrived{0};
-      auto child = canal::go(canal::launch::dispatch, [&] { return rendezvous(arrived, 2); });
-      const bool me = rendezvous(arrived, 2);
-      return child.get() && me;
-    });
-    CHECK(met);
-  }
-}
-
 TEST_CASE("runtime.balance.yielding_cpu_greenlets_run_in_parallel" * doctest::timeout(60)) {
   // Two CPU-bound greenlets that yield every ~20 µs (below the stall threshold) keep their
   // worker switching, and each is queued alone (below the backlog): yielded greenlets are always

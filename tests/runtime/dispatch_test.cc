@@ -80,7 +80,8 @@ TEST_CASE("runtime.launch.dispatch_spawner_not_starved_by_busy_queue" * doctest:
 
 TEST_CASE("runtime.launch.dispatch_spawner_taken_by_idle_worker" * doctest::timeout(60)) {
   // The child spins without yielding until the spawner sets a flag: only another worker taking
-  // the suspended spawner from the dispatch stack can set it.
+  // the suspended spawner from the dispatch stack can set it. One spawner is below the steal
+  // backlog, so this is also the test of stall detection for dispatch stacks.
   for (std::size_t w : workers()) {
     if (w < 2) continue;
     CAPTURE(w);
