@@ -95,6 +95,9 @@ std::size_t select_impl(select_case* cases, std::size_t n, bool has_default,
     order[j] = static_cast<std::uint32_t>(i);
   }
 
+  // Every allocation happens before the first lock: nothing may throw while locks are held.
+  scratch<wait_entry, 8> entries(n);
+
   // ---- pass 1
   ls.lock();
   for (std::size_t k = 0; k < n; ++k) {
@@ -119,7 +122,6 @@ std::size_t select_impl(select_case* cases, std::size_t n, bool has_default,
 
   // ---- pass 2
   wait_ticket t = begin_wait();
-  scratch<wait_entry, 8> entries(n);
   // Enqueue in poll order, so cases on the same channel are served in random order too.
   for (std::size_t k = 0; k < n; ++k) {
     const std::size_t i = order[k];

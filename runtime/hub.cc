@@ -67,6 +67,10 @@ void hub::sleep(std::int64_t deadline) noexcept {
     itimerspec its{};
     if (deadline != INT64_MAX) {
       std::int64_t d = deadline <= 0 ? 1 : deadline;
+      // The kernel rejects absolute times near KTIME_MAX (a saturated "practically never"
+      // deadline): wake after at most a day instead; the worker looks and sleeps again.
+      constexpr std::int64_t day = 86'400'000'000'000;
+      if (d > INT64_MAX - day) d = INT64_MAX - day;
       its.it_value.tv_sec = d / 1000000000;
       its.it_value.tv_nsec = d % 1000000000;
     }

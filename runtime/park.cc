@@ -60,7 +60,9 @@ std::uint32_t block_thread(wait_ticket t, spinlock* const* locks, std::size_t nl
       deadline = block_forever;  // claimed by a waker: it sets the futex momentarily
       continue;
     }
-    const std::int64_t rel = deadline - now;
+    // At most a day per futex wait (the loop re-checks): far deadlines stay far from any limit.
+    constexpr std::int64_t max_rel = 86'400'000'000'000;
+    const std::int64_t rel = deadline - now < max_rel ? deadline - now : max_rel;
     timespec ts{static_cast<time_t>(rel / 1000000000), static_cast<long>(rel % 1000000000)};
     futex_wait(&p->futex, 0, &ts);
   }
@@ -93,6 +95,12 @@ wait_ticket begin_wait() noexcept {
   p->word.store(pk_word(epoch, parker::tok_open), std::memory_order_release);
   light_fence();  // pairs with heavy_fence() in kill(): see DESIGN.md "cancellation"
   return {p, epoch};
+}
+
+void wait_parked(greenlet* g, std::uint32_t epoch) noexcept {
+  for (unsigned spins = 0; g->parked_epoch_.load(std::memory_order_acquire) != epoch; ++spins) {
+    if (spins < 128) CANAL_CPU_RELAX(); else spin_yield();
+  }
 }
 
 void wake(parker* p, bool next) noexcept {

@@ -77,6 +77,11 @@ inline bool try_claim(parker* p, std::uint32_t epoch, std::uint32_t token) noexc
 }
 inline bool try_claim(wait_entry* e) noexcept { return try_claim(e->p, e->epoch, e->token); }
 
+// wait_parked() is for a claimant that holds none of the locks the parker releases after its
+// switch (kill(), a worker firing another worker's timers): it waits until g's context is
+// saved for this epoch (run_pending() publishes parked_epoch_), so g may be queued at once.
+void wait_parked(greenlet* g, std::uint32_t epoch) noexcept;
+
 // wake() resumes a claimed party. Call it after releasing the lock the claim was made under.
 void wake(parker* p, bool next = true) noexcept;
 

@@ -56,17 +56,19 @@ class local_ring {
     return t - h;
   }
 
-  // steal_into() moves half of this ring (a victim's) into dst (the thief's own ring, which
-  // must be empty). Returns how many moved.
+  // steal_into() moves half of this ring (a victim's) into dst (a ring the thief owns; it may
+  // already hold some greenlets: at most its free space moves). Returns how many moved.
   std::uint32_t steal_into(local_ring& dst) noexcept {
     const std::uint32_t dt = dst.tail_.load(std::memory_order_relaxed);
+    const std::uint32_t room = capacity - (dt - dst.head_.load(std::memory_order_acquire));
     for (;;) {
       std::uint32_t h = head_.load(std::memory_order_acquire);
       const std::uint32_t t = tail_.load(std::memory_order_acquire);
       std::uint32_t n = t - h;
       n -= n / 2;
-      if (n == 0) return 0;
       if (n > capacity / 2) continue;  // read head and tail at different times; retry
+      if (n > room) n = room;
+      if (n == 0) return 0;
       for (std::uint32_t i = 0; i < n; ++i)
         dst.buf_[(dt + i) % capacity].store(buf_[(h + i) % capacity].load(std::memory_order_relaxed),
                                             std::memory_order_relaxed);

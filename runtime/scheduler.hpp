@@ -8,9 +8,11 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <thread>
 #include <vector>
 
 #include "canal/detail/spinlock.hpp"
+#include "runtime/park.hpp"
 #include "runtime/run_queue.hpp"
 #include "runtime/stack.hpp"
 #include "runtime/worker.hpp"
@@ -20,6 +22,8 @@ namespace canal::detail {
 struct scheduler {
   scheduler(std::size_t nworkers, std::size_t stack_size);
   ~scheduler();
+  scheduler(const scheduler&) = delete;
+  scheduler& operator=(const scheduler&) = delete;
 
   std::size_t nworkers;
   std::vector<std::unique_ptr<worker>> workers;
@@ -27,7 +31,11 @@ struct scheduler {
   global_fifo overflow;  // FIFO overflow of the workers' rings
   inbox foreign;         // made runnable by foreign threads
 
-  std::atomic<std::int64_t> live{0};  // greenlets spawned and not yet finished
+  // Greenlets admitted and not yet finished. Admission (enter()) and the last finish agree
+  // through this counter and shutting_down: an admission increments first and then looks at
+  // shutting_down; the finisher that brings live to zero after shutting_down was set calls
+  // stop(). So a greenlet is either refused or counted before stop() can be decided.
+  std::atomic<std::int64_t> live{0};
   std::atomic<bool> shutting_down{false};  // main ended: cancel everything that parks
   std::atomic<bool> stopping{false};       // nothing is left: workers exit their loops
   greenlet* main = nullptr;
@@ -44,12 +52,30 @@ struct scheduler {
   // wake_one() wakes a sleeping worker to look for work, unless one is already looking.
   void wake_one() noexcept;
   void maybe_wake() noexcept {
+    light_fence();  // pairs with heavy_fence() in worker::idle_sleep()
     if (nidle.load(std::memory_order_relaxed) != 0) wake_one();
   }
   void begin_shutdown() noexcept;
   void greenlet_finished() noexcept;
   void stop() noexcept;
+  // enter(): count a new greenlet in; false (and not counted) once main has returned.
+  bool enter() noexcept {
+    live.fetch_add(1, std::memory_order_seq_cst);
+    if (!shutting_down.load(std::memory_order_seq_cst)) return true;
+    greenlet_finished();  // undo through the same path: this may be the last one
+    return false;
+  }
 
+  // ---- sysmon: a thread that watches the workers while any of them is awake (Go's sysmon).
+  // Every tick it looks for a worker that holds queued work or due timers but has not switched
+  // since the last tick (it is stuck in one greenlet), marks it stalled (worker::stall_hint)
+  // and wakes an idle worker, which then takes that work (runtime/DESIGN.md, "Stalled
+  // workers"). It sleeps without a tick while every worker sleeps.
+  void sysmon_main() noexcept;
+  void sysmon_wake() noexcept;  // a worker left idle_sleep() while all of them slept
+  std::thread sysmon;
+  std::atomic<std::uint32_t> sysmon_word{0};  // futex: bumped by sysmon_wake() and stop()
+  std::atomic<bool> sysmon_parked{false};     // sleeping without a tick
   // admit() gives a new greenlet its identity (id, parker owner) before it first runs.
   void admit(greenlet* g) noexcept {
     g->parker_.g = g;
@@ -61,5 +87,23 @@ struct scheduler {
 
 extern std::atomic<scheduler*> g_sched;
 extern std::atomic<bool> g_report_unobserved;
+
+// foreign_entry: held by an OS thread that is not one of the runtime's workers while it uses
+// the scheduler (spawn, waking a greenlet, kill). run() unpublishes g_sched after its workers
+// stopped and then waits until no foreign_entry is open before destroying the scheduler, so a
+// thread preempted between queueing a greenlet and ringing a doorbell never touches a dead
+// scheduler. Never held across a blocking wait. (Dekker: entries count in, then read g_sched;
+// run() clears g_sched, then reads the count; both seq_cst.)
+extern std::atomic<std::int64_t> g_foreign_entries;
+struct foreign_entry {
+  foreign_entry() noexcept {
+    g_foreign_entries.fetch_add(1, std::memory_order_seq_cst);
+    sched = g_sched.load(std::memory_order_seq_cst);
+  }
+  ~foreign_entry() { g_foreign_entries.fetch_sub(1, std::memory_order_release); }
+  foreign_entry(const foreign_entry&) = delete;
+  foreign_entry& operator=(const foreign_entry&) = delete;
+  scheduler* sched;
+};
 
 }  // namespace canal::detail

@@ -25,8 +25,25 @@ namespace detail {
 
 void spin_yield() noexcept { sched_yield(); }
 
-greenlet::~greenlet() {
-  if (!error_ || observed_ || !g_report_unobserved.load(std::memory_order_relaxed)) return;
+greenlet::~greenlet() { report_unobserved(this); }
+
+// drop_outcome(): called on the greenlet's own stack when it finished and no task<R> handle is
+// left (nobody can observe the outcome): the report is printed and the result and exception
+// are destroyed here, where their destructors may block, not later in whatever context drops
+// the last reference.
+void drop_outcome(greenlet* g) noexcept {
+  report_unobserved(g);
+  g->observed_ = true;
+  g->error_ = nullptr;
+  g->drop_result();
+}
+
+void report_unobserved(greenlet* g) noexcept {
+  if (!g->error_ || g->observed_ || !g_report_unobserved.load(std::memory_order_relaxed)) return;
+  const std::exception_ptr error_ = g->error_;
+  const auto& name_ = g->name_;
+  const auto& id_ = g->id_;
+  const auto& where_ = g->where_;
   const char* what = "unknown exception";
   std::string buf;
   try {

@@ -1,10 +1,17 @@
 // timer_heap.hpp: a worker's deadlines (sleeps, timed channel ops, select timeouts).
 //
-// Each worker owns one binary min-heap of timer_node records that live on the stacks of the
-// waiting greenlets. Only the owner adds; any worker may cancel (a greenlet woken by a channel
-// elsewhere cancels its timer from the worker it resumed on), so the heap has a lock. The
-// owner fires due timers from its scheduler loop and programs its hub (runtime/hub.hpp) to wake
-// at earliest() when it goes to sleep.
+// Each worker owns one min-heap of timer_node records that live on the stacks of the waiting
+// greenlets. The heap is intrusive (a pairing heap: each node links to its first child, next
+// sibling and previous sibling-or-parent), so adding a deadline never allocates: block() arms
+// its timer while the caller's channel spinlocks are held, and nothing that may allocate or
+// throw runs under a spinlock. Insert is O(1); removing the minimum or an arbitrary node is
+// O(log n) amortized.
+//
+// Only the owner adds; any worker may cancel (a greenlet woken by a channel elsewhere cancels
+// its timer from the worker it resumed on), so the heap has a lock. The owner fires due timers
+// from its scheduler loop and programs its hub (runtime/hub.hpp) to wake at earliest() when it
+// goes to sleep. An idle worker may also fire a *stalled* worker's due timers (fire_due with
+// by_owner = false): runtime/DESIGN.md, "Stalled workers".
 //
 // Firing claims the waiter's parker with tok_timeout *under the heap lock*: a waiter that was
 // claimed by someone else and resumed takes the same lock in cancel(), so it cannot return
@@ -13,10 +20,9 @@
 
 #include <atomic>
 #include <cstdint>
-#include <vector>
 
 #include "canal/detail/greenlet.hpp"
-#include "runtime/park.hpp"
+#include "canal/detail/spinlock.hpp"
 
 namespace canal::detail {
 
@@ -26,30 +32,40 @@ struct timer_node {
   std::int64_t deadline = 0;
   parker* p = nullptr;
   std::uint32_t epoch = 0;
-  std::int32_t index = -1;  // position in the heap, -1 when not in it (guarded by the lock)
+  bool linked = false;  // in the heap (guarded by the owner's lock)
   timer_heap* owner = nullptr;
+  // Pairing-heap links (guarded by the owner's lock).
+  timer_node* child = nullptr;
+  timer_node* sibling = nullptr;
+  timer_node* prev = nullptr;  // the parent if this is a first child, else the left sibling
 };
 
 class timer_heap {
  public:
-  void add(timer_node* n);
+  void add(timer_node* n) noexcept;
   void cancel(timer_node* n) noexcept;
   std::int64_t earliest() const noexcept { return earliest_.load(std::memory_order_acquire); }
   bool empty() const noexcept { return earliest() == INT64_MAX; }
+  std::size_t size() const noexcept { return size_.load(std::memory_order_relaxed); }
 
-  // fire_due() claims every waiter whose deadline is <= now and wakes it (after unlocking).
-  // Returns how many were woken.
-  std::size_t fire_due(std::int64_t now);
+  // fire_due() claims every waiter whose deadline is <= now and queues it on the calling
+  // worker (after unlocking). by_owner = false: the caller is another worker taking over a
+  // stalled owner's timers; it waits for each claimed greenlet to be switched out before
+  // queueing it (the rule for claimants that hold none of the parker's locks). Returns how many
+  // were woken.
+  std::size_t fire_due(std::int64_t now, bool by_owner = true) noexcept;
 
  private:
-  void sift_up(std::size_t i) noexcept;
-  void sift_down(std::size_t i) noexcept;
-  void remove_at(std::size_t i) noexcept;
+  static timer_node* meld(timer_node* a, timer_node* b) noexcept;
+  static timer_node* merge_pairs(timer_node* first) noexcept;
+  timer_node* pop_min() noexcept;
+  void remove(timer_node* n) noexcept;
   void publish() noexcept {
-    earliest_.store(h_.empty() ? INT64_MAX : h_[0]->deadline, std::memory_order_release);
+    earliest_.store(root_ ? root_->deadline : INT64_MAX, std::memory_order_release);
   }
   spinlock lock_;
-  std::vector<timer_node*> h_;
+  timer_node* root_ = nullptr;
+  std::atomic<std::size_t> size_{0};
   std::atomic<std::int64_t> earliest_{INT64_MAX};
 };
 

@@ -55,8 +55,11 @@ greenlet* current() noexcept {
   return w ? w->current : nullptr;
 }
 
-worker::worker(scheduler* s, std::size_t i)
-    : sched(s), index(i), rng(0x9E3779B97F4A7C15ull * (i + 1)) {}
+worker::worker(scheduler* s, std::size_t i, std::size_t nworkers)
+    : sched(s),
+      index(i),
+      rng(0x9E3779B97F4A7C15ull * (i + 1)),
+      seen(std::make_unique<peer_seen[]>(nworkers)) {}
 
 // ---------------------------------------------------------------- landing and actions
 
@@ -140,15 +143,32 @@ void worker::unmark_yield(greenlet* g) noexcept {
 // idle worker if they would be stolen at once (a backlog), or if no idle worker is watching
 // for a stall yet; a watcher needs no doorbell (it looks again within watch_ns).
 void worker::wake_for(std::size_t queued) noexcept {
+  light_fence();  // pairs with heavy_fence() in idle_sleep(): see "Stealing and idle workers"
   if (sched->nidle.load(std::memory_order_relaxed) == 0) return;
   if (queued >= steal_backlog || sched->nwatching.load(std::memory_order_relaxed) == 0)
     sched->wake_one();
 }
 
+// push_next(): only the owner stores into runnext; a thief may CAS a non-null runnext to null
+// (the worker is stalled), so a failed CAS here means the old one was taken: g goes in alone.
 void worker::push_next(greenlet* g) noexcept {
-  greenlet* old = runnext;
-  runnext = g;
-  if (old) push_tail(old);
+  greenlet* old = runnext.load(std::memory_order_relaxed);
+  if (!old) {
+    runnext.store(g, std::memory_order_release);
+  } else if (runnext.compare_exchange_strong(old, g, std::memory_order_acq_rel,
+                                             std::memory_order_relaxed)) {
+    push_tail(old);
+  } else {
+    runnext.store(g, std::memory_order_release);
+  }
+}
+
+greenlet* worker::take_runnext() noexcept {
+  greenlet* g = runnext.load(std::memory_order_relaxed);
+  if (g && runnext.compare_exchange_strong(g, nullptr, std::memory_order_acquire,
+                                           std::memory_order_relaxed))
+    return g;
+  return nullptr;
 }
 
 bool worker::doomed_before_start(const greenlet* g) const noexcept {
@@ -158,14 +178,14 @@ bool worker::doomed_before_start(const greenlet* g) const noexcept {
 }
 
 void worker::push_woken(greenlet* g) noexcept {
-  g->next_ = nullptr;
-  if (woken_tail) woken_tail->next_ = g; else woken_head = g;
-  woken_tail = g;
+  if (!woken.push(g)) push_tail(g);  // more than a ring of timers fired at once
 }
 
 greenlet* worker::filter(greenlet* g) noexcept {
-  if (g && doomed_before_start(g)) [[unlikely]] {
-    // Killed before it ever ran: it never starts (no stack is assigned).
+  if (g && g->trivial_discard_ && doomed_before_start(g)) [[unlikely]] {
+    // Killed before it ever ran, and destroying its callable runs no user code: it never
+    // starts (no stack is assigned). Others run once, only to destroy their callable on their
+    // own stack (greenlet_main), since those destructors may block.
     g->discard();
     g->error_ = std::make_exception_ptr(cancelled{});
     g->life_ = life::done;
@@ -191,9 +211,7 @@ void worker::finish_doomed() noexcept {
 greenlet* worker::pick_local(bool may_finish) noexcept {
   for (;;) {
     greenlet* g = nullptr;
-    if (runnext && runnext_streak < runnext_limit) {
-      g = runnext;
-      runnext = nullptr;
+    if (runnext_streak < runnext_limit && (g = take_runnext())) {
       ++runnext_streak;
     } else {
       runnext_streak = 0;
@@ -203,21 +221,15 @@ greenlet* worker::pick_local(bool may_finish) noexcept {
         dstack_wait = 0;
         g = dstack.pop_top();
       }
-      if (!g && (g = woken_head)) {
-        woken_head = g->next_;
-        if (!woken_head) woken_tail = nullptr;
-      }
+      if (!g) g = woken.pop();
       if (!g) g = ring.pop();
       if (!g) g = sched->overflow.pop_into(ring, local_ring::capacity / 2);
       if (!g && (g = dstack.pop_top())) dstack_wait = 0;
-      if (!g && runnext) {
-        g = runnext;
-        runnext = nullptr;
-      }
+      if (!g) g = take_runnext();
       if (!g) return nullptr;
     }
     if (g->yield_home_) unmark_yield(g);
-    if (doomed_before_start(g)) [[unlikely]] {
+    if (g->trivial_discard_ && doomed_before_start(g)) [[unlikely]] {
       if (may_finish) {
         filter(g);
       } else {
@@ -251,9 +263,13 @@ greenlet* worker::steal() noexcept {
     if (v == this) continue;
     const std::uint32_t queued = v->ring.size();
     const std::size_t stacked = v->dstack.size();
-    if (queued == 0 && stacked == 0) continue;
-    if (queued < steal_backlog && stacked < steal_backlog && !v->holds_yielded() && !stalled(v))
-      continue;
+    if (queued < steal_backlog && stacked < steal_backlog && !v->holds_yielded()) {
+      // No backlog: only a stalled worker's work is taken (its ring, and also what no thief
+      // takes from a worker that keeps switching: runnext, woken greenlets, due timers).
+      if (!v->holds_work(now_ns()) || v->sleeping.load(std::memory_order_acquire) || !stalled(v))
+        continue;
+      if (greenlet* g = take_from_stalled(v)) return g;
+    }
     if (queued != 0 && v->ring.steal_into(ring)) {
       // What we stole is ours now; filter() may finish some (killed before they started) and
       // wake their joiners onto our ring too, so take whatever our ring holds.
@@ -265,9 +281,23 @@ greenlet* worker::steal() noexcept {
   return nullptr;
 }
 
+// take_from_stalled(): v has not switched for a while and holds work: fire its due timers here
+// (the woken greenlets join our woken queue), take its woken greenlets and its runnext (Go's
+// findrunnable runs other Ps' timers and steals runnext from a P that runs too long). Its ring
+// and dispatch stack are taken by the caller.
+greenlet* worker::take_from_stalled(worker* v) noexcept {
+  const std::int64_t now = now_ns();
+  if (v->timers.earliest() <= now) v->timers.fire_due(now, /*by_owner=*/false);
+  if (v->woken.size() != 0) v->woken.steal_into(woken);
+  if (greenlet* g = v->take_runnext()) push_tail(g);
+  return pick_local(true);
+}
+
 bool worker::stalled(const worker* v) noexcept {
   peer_seen& s = seen[v->index];
   const std::uint32_t sw = v->switches.load(std::memory_order_relaxed);
+  if (v->stall_hint.load(std::memory_order_relaxed) == ((std::uint64_t{1} << 32) | sw))
+    return true;  // the sysmon thread saw it stuck for a whole tick
   const std::int64_t now = now_ns();
   if (s.since == 0 || sw != s.switches) {
     s.switches = sw;
@@ -285,7 +315,8 @@ bool worker::peers_hold_work() const noexcept {
 
 bool worker::work_visible() const noexcept {
   if (sched->stopping.load(std::memory_order_acquire)) return true;
-  if (runnext || doomed || woken_head || ring.size() != 0 || dstack.size() != 0)
+  if (runnext.load(std::memory_order_relaxed) || doomed || woken.size() != 0 ||
+      ring.size() != 0 || dstack.size() != 0)
     return true;  // our own (finishing work may add)
   if (sched->overflow.size() || sched->foreign.size()) return true;
   for (auto& v : sched->workers)
@@ -355,7 +386,9 @@ void worker::idle_sleep() noexcept {
     in_idle_list = true;
     sched->nidle.fetch_add(1, std::memory_order_seq_cst);
   }
-  std::atomic_thread_fence(std::memory_order_seq_cst);
+  // Dekker pairing with the pushers' light_fence() (wake_for/maybe_wake): they publish work,
+  // then read nidle; we published nidle, and this fence makes them see it or us see the work.
+  heavy_fence();
   if (!work_visible()) {
     std::int64_t deadline = timers.earliest();
     // Peers hold a few queued greenlets that are not stealable yet: watch for a stall.
@@ -365,20 +398,28 @@ void worker::idle_sleep() noexcept {
       const std::int64_t limit = now_ns() + watch_ns;
       if (limit < deadline) deadline = limit;
     }
+    sleeping.store(true, std::memory_order_release);
     hub_.sleep(deadline);
+    sleeping.store(false, std::memory_order_release);
     if (watch) sched->nwatching.fetch_sub(1, std::memory_order_seq_cst);
   }
-  std::lock_guard<spinlock> lk(sched->idle_lock);
-  if (in_idle_list) {
-    for (auto it = sched->idle.begin(); it != sched->idle.end(); ++it) {
-      if (*it == this) {
-        sched->idle.erase(it);
-        break;
+  bool was_all_idle = false;
+  {
+    std::lock_guard<spinlock> lk(sched->idle_lock);
+    if (in_idle_list) {
+      for (auto it = sched->idle.begin(); it != sched->idle.end(); ++it) {
+        if (*it == this) {
+          sched->idle.erase(it);
+          break;
+        }
       }
+      in_idle_list = false;
+      was_all_idle = sched->nidle.fetch_sub(1, std::memory_order_seq_cst) ==
+                     static_cast<int>(sched->nworkers);
     }
-    in_idle_list = false;
-    sched->nidle.fetch_sub(1, std::memory_order_seq_cst);
   }
+  // Every worker slept, so the sysmon thread sleeps without a tick: it watches again now.
+  if (was_all_idle) sched->sysmon_wake();
 }
 
 // ---------------------------------------------------------------- switching
@@ -478,18 +519,29 @@ void worker::retire(greenlet* g) noexcept {
 [[noreturn]] void greenlet_main() noexcept {
   worker* w = current_worker();
   greenlet* g = w->current;
+  const bool doomed = w->doomed_before_start(g);
   g->life_ = life::started;
-  g->invoke();
+  if (doomed) [[unlikely]] {
+    // Killed before it started: never runs the callable, but destroys it here, on its own
+    // stack, where a capture's destructor may block (join, receive) like any greenlet code.
+    g->discard();
+    g->error_ = std::make_exception_ptr(cancelled{});
+  } else {
+    g->invoke();
+  }
   g->life_ = life::done;
   if (scheduler* s = w->sched; g == s->main) s->begin_shutdown();
   finish(g);
+  // No handle left (only the running greenlet's own reference): nobody can observe the
+  // outcome, so destroy it now, on this stack, rather than in whatever context drops the last
+  // reference after the switch (runtime/DESIGN.md, "Where user destructors run").
+  if (g->refs_.load(std::memory_order_acquire) == 1) drop_outcome(g);
   w = current_worker();  // it may have migrated while it ran
   w->exit_current(g);
 }
 
 void worker::main_loop() {
   t_worker = this;
-  seen = std::make_unique<peer_seen[]>(sched->nworkers);
   eh = thread_eh_globals();
   context_init_thread(&sched_ec);
   thread_overflow_altstack(true);
@@ -504,15 +556,21 @@ void worker::main_loop() {
 void ready(greenlet* g, bool next) noexcept {
   // The claimant calls ready() only once g is switched out: it took a lock that g releases
   // after its switch (channels, join, select), or it is g's own worker (timers), or it waited
-  // for parked_epoch_ (kill). So g's context is saved and g can be queued at once.
-  worker* w = current_worker();
-  scheduler* sch = g_sched.load(std::memory_order_acquire);
-  if (w && w->sched == sch) {
+  // for parked_epoch_ (kill, timers fired by another worker). So g's context is saved and g can
+  // be queued at once.
+  if (worker* w = current_worker()) {  // a worker of the one running runtime
     if (next) w->push_next(g); else w->push_tail(g);
-  } else {
-    sch->foreign.push(g);
-    sch->wake_one();
+    return;
   }
+  // A foreign OS thread: the runtime may finish the moment g is queued (g may be the main
+  // greenlet), so hold the teardown off until we are done with the scheduler.
+  foreign_entry fe;
+  if (!fe.sched) [[unlikely]] {
+    std::fprintf(stderr, "canal: internal error: a greenlet was woken with no runtime running\n");
+    std::abort();
+  }
+  fe.sched->foreign.push(g);
+  fe.sched->wake_one();
 }
 
 void ready_timer(greenlet* g) noexcept { current_worker()->push_woken(g); }

@@ -1,9 +1,7 @@
 // worker.hpp: one worker OS thread: its run queues, timers, stack cache, hub, and the switch
 // logic that moves between greenlets and its scheduler loop.
 //
-// Lock order (runtime/lock_order.hpp has the full list):
-//   channel / join locks  <  worker::reg_lock  <  timer_heap lock  <  global_fifo lock
-//   <  scheduler::idle_lock.
+// Lock order: runtime/lock_order.hpp.
 // A greenlet may hold channel locks across its switch-out; they are released by the next
 // context in run_pending(), never by another thread.
 #pragma once
@@ -42,7 +40,7 @@ struct switch_action {
 };
 
 struct worker {
-  worker(scheduler* s, std::size_t index);
+  worker(scheduler* s, std::size_t index, std::size_t nworkers);
 
   // ---- owner thread only
   scheduler* sched;
@@ -50,10 +48,7 @@ struct worker {
   exec_context sched_ec;        // the scheduler loop's context (this thread's own stack)
   greenlet* current = nullptr;  // the greenlet running on this worker (nullptr: the loop)
   switch_action pending;        // post-switch action, set right before a switch
-  greenlet* runnext = nullptr;  // woken by a greenlet on this worker: runs next (Go's runnext)
   greenlet* doomed = nullptr;   // killed before they started, found mid-switch: finished later
-  greenlet* woken_head = nullptr;  // woken by this worker's timers, in firing order: they run
-  greenlet* woken_tail = nullptr;  // before the ring (a backlog of spawns must not delay them)
   std::uint32_t runnext_streak = 0;
   std::uint32_t dstack_wait = 0;  // local picks that passed over a non-empty dispatch stack
   std::uint32_t tick = 0;
@@ -63,6 +58,13 @@ struct worker {
   struct eh_globals* eh = nullptr;  // this thread's C++ exception globals
 
   // ---- shared
+  // Woken by a greenlet on this worker: runs next (Go's runnext). The owner stores it; the
+  // owner, or a thief when this worker is stalled, takes it with a CAS (runtime/DESIGN.md,
+  // "Stalled workers").
+  std::atomic<greenlet*> runnext{nullptr};
+  // Woken by timers this worker fired, in firing order: they run before the ring (a backlog of
+  // spawns must not delay them). Owner pushes/pops; thieves take half when this worker stalls.
+  local_ring woken;
   local_ring ring;      // owner pushes/pops, thieves steal
   dispatch_stack dstack;  // suspended launch::dispatch spawners: owner LIFO, thieves oldest
   timer_heap timers;    // owner adds and fires, anyone cancels
@@ -73,11 +75,22 @@ struct worker {
   // stall_ns while this worker's queues hold work takes that work (see steal()).
   alignas(64) std::atomic<std::uint32_t> switches{0};
   std::uint32_t switch_count = 0;  // owner's copy
+  // Written by the sysmon thread: (1 << 32 | switches) when it saw this worker hold work
+  // without switching for a whole tick. A thief that still reads that switch count may take
+  // the worker's runnext, woken greenlets and due timers at once.
+  std::atomic<std::uint64_t> stall_hint{0};
+  std::atomic<bool> sleeping{false};  // in idle_sleep(): not stalled, its hub fires its timers
   // Yielded greenlets waiting in this ring = yields_in - yields_out - yields_taken: the owner
   // writes the first two, whoever later runs one it stole adds to the third.
   std::atomic<std::uint32_t> yields_in{0};
   std::atomic<std::uint32_t> yields_out{0};
   std::atomic<std::uint32_t> yields_taken{0};
+  // holds_work(): greenlets queued here (in any queue) or a timer due by `now`: what a stalled
+  // worker makes wait.
+  bool holds_work(std::int64_t now) const noexcept {
+    return runnext.load(std::memory_order_relaxed) != nullptr || woken.size() != 0 ||
+           ring.size() != 0 || dstack.size() != 0 || timers.earliest() <= now;
+  }
   bool holds_yielded() const noexcept {
     const std::uint32_t in = yields_in.load(std::memory_order_relaxed);
     const std::uint32_t out = yields_out.load(std::memory_order_relaxed) +
@@ -107,6 +120,8 @@ struct worker {
   void push_next(greenlet* g) noexcept;
   void push_woken(greenlet* g) noexcept;
   void run_pending() noexcept;
+  // doomed_before_start(): g was killed (or the runtime began shutting down) before it ran.
+  bool doomed_before_start(const greenlet* g) const noexcept;
 
  private:
   greenlet* pick_local(bool may_finish) noexcept;
@@ -115,7 +130,6 @@ struct worker {
   greenlet* steal() noexcept;
   greenlet* find_work() noexcept;
   greenlet* filter(greenlet* g) noexcept;  // finishes killed-before-start greenlets
-  bool doomed_before_start(const greenlet* g) const noexcept;
   void prepare(greenlet* g);
   void resume(greenlet* g) noexcept;
   void retire(greenlet* g) noexcept;
@@ -123,7 +137,9 @@ struct worker {
   bool work_visible() const noexcept;
   bool peers_hold_work() const noexcept;
   bool stalled(const worker* v) noexcept;
+  greenlet* take_from_stalled(worker* v) noexcept;
   void note_switch() noexcept { switches.store(++switch_count, std::memory_order_relaxed); }
+  greenlet* take_runnext() noexcept;
   void wake_for(std::size_t queued) noexcept;
   void hand_on_watch() noexcept;
 };
@@ -138,6 +154,11 @@ greenlet* running_greenlet_for_signal() noexcept;
 void ready(greenlet* g, bool next) noexcept;
 // ready_timer() queues a greenlet woken by the current worker's timer heap.
 void ready_timer(greenlet* g) noexcept;
+
+// drop_outcome() destroys the result and exception of a finished greenlet that no handle can
+// observe (on its own stack); report_unobserved() prints an exception nobody looked at.
+void drop_outcome(greenlet* g) noexcept;
+void report_unobserved(greenlet* g) noexcept;
 
 // finish() records that g has finished (done flag, joiners woken); shared by normal ends and
 // greenlets killed before they started.

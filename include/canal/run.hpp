@@ -13,13 +13,15 @@ namespace canal {
 
 // options configures one run(). An aggregate: canal::options{.workers = 2}.
 struct options {
-  // Worker OS threads. 0 means the CANAL_WORKERS environment variable if set, else
-  // std::thread::hardware_concurrency(). The thread that calls run() is worker 0.
+  // Worker OS threads, 1 to 4096. 0 (the default) means the CANAL_WORKERS environment variable
+  // if set, else std::thread::hardware_concurrency(). The thread that calls run() is worker 0.
   std::size_t workers = 0;
-  // Usable stack bytes per greenlet (rounded up to whole pages; one guard page is added below).
-  // 0 means the CANAL_STACK_SIZE environment variable if set, else 256 KiB. Pages are only
-  // committed when touched, so a parked greenlet costs what it used, not this much.
-  std::size_t stack_size = 256 * 1024;
+  // Usable stack bytes per greenlet, 16 KiB to 4 GiB (rounded up to whole pages; one guard page
+  // is added below). 0 (the default) means the CANAL_STACK_SIZE environment variable if set,
+  // else 256 KiB. Pages are only committed when touched, so a parked greenlet costs what it
+  // used, not this much. A value set here wins over the environment; an out-of-range value here
+  // or a malformed one in the environment makes run() throw canal::error.
+  std::size_t stack_size = 0;
   // Print an exception nobody observed (no get()) when its task is released.
   bool report_unobserved_exceptions = true;
 };
@@ -33,8 +35,10 @@ void run_main(greenlet* g, const options& opts);
 
 // run() starts the workers, runs `main` as the first greenlet and returns its result (or
 // rethrows its exception). When main returns, every greenlet still alive is cancelled
-// (canal::cancelled is thrown at its suspension point, so its destructors run); then the
-// workers stop and are joined. run() may be called again afterwards.
+// (canal::cancelled is thrown at its suspension point, so its destructors run) and new spawns
+// are refused (go() throws canal::error, as a Go program ends when main does); then the
+// workers stop and are joined. If run() throws before main started (bad options, no file
+// descriptors for the hubs), nothing is left behind. run() may be called again afterwards.
 template <class F>
 auto run(F main, options opts = {}) -> std::invoke_result_t<F&> {
   using R = std::invoke_result_t<F&>;

@@ -127,7 +127,8 @@ send_case<T, F> on_send(const send_chan<T>& ch, V&& v, F f = {}) {
 // on_timeout(d, f): fires when d has passed since select() began and no other case fired.
 template <class Rep, class Period, class F = detail::no_handler>
 timeout_case<F> on_timeout(std::chrono::duration<Rep, Period> d, F f = {}) {
-  return {std::chrono::duration_cast<std::chrono::nanoseconds>(d), std::move(f)};
+  // Saturating: on_timeout(hours::max()) means "practically never", not an overflow.
+  return {std::chrono::nanoseconds(detail::saturating_ns(d)), std::move(f)};
 }
 
 // on_default(f): fires at once when no other case is ready (Go's default:).
@@ -195,7 +196,9 @@ std::size_t select(Cases&&... cases) {
 //   for (auto& ch : inputs) sel.add(canal::on_recv(ch, handler));
 //   std::size_t i = sel.select();   // index in the order of add()
 // A selector may be selected repeatedly. A send case sends a copy of its value each time when T
-// is copyable; with a move-only T it sends once and is a nil case afterwards.
+// is copyable; with a move-only T it sends once and is a nil case afterwards. Like Go's
+// reflect.SelectCase, a selector keeps the channels of its cases alive: a case added for a
+// channel whose last chan<T> handle is gone still refers to a live channel.
 class selector {
  public:
   template <class Case>
@@ -261,7 +264,18 @@ class selector {
   };
   template <class C>
   struct holder final : base {
-    explicit holder(C c) : c_(std::move(c)) {}
+    explicit holder(C c) : c_(std::move(c)) {
+      if constexpr (C::kind == detail::case_kind::recv || C::kind == detail::case_kind::send) {
+        if (c_.c) detail::chan_add_ref(c_.c);
+      }
+    }
+    ~holder() override {
+      if constexpr (C::kind == detail::case_kind::recv || C::kind == detail::case_kind::send) {
+        if (c_.c) detail::chan_release(c_.c);
+      }
+    }
+    holder(const holder&) = delete;
+    holder& operator=(const holder&) = delete;
     detail::case_kind kind() const noexcept override { return C::kind; }
     void describe(detail::select_case& d) override {
       if constexpr (C::kind == detail::case_kind::send) {

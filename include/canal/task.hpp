@@ -15,6 +15,7 @@
 #include <utility>
 #include <vector>
 
+#include "canal/detail/deadline.hpp"
 #include "canal/detail/greenlet.hpp"
 #include "canal/errors.hpp"
 
@@ -25,29 +26,11 @@ class task;
 
 namespace detail {
 
-template <class Clock, class Dur>
-std::int64_t to_steady_ns(std::chrono::time_point<Clock, Dur> tp) {
-  if constexpr (std::is_same_v<Clock, std::chrono::steady_clock>) {
-    return std::chrono::duration_cast<std::chrono::nanoseconds>(tp.time_since_epoch()).count();
-  } else {
-    auto rel = tp - Clock::now();
-    return now_ns() + std::chrono::duration_cast<std::chrono::nanoseconds>(rel).count();
-  }
-}
-
-template <class Rep, class Period>
-std::int64_t deadline_after(std::chrono::duration<Rep, Period> d) {
-  auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(d).count();
-  if (ns < 0) ns = 0;
-  const std::int64_t now = now_ns();
-  if (ns > INT64_MAX - now) return INT64_MAX;
-  return now + ns;
-}
-
 // task_state<R>: greenlet + where the result goes.
 template <class R>
 struct task_state : greenlet {
   using greenlet::greenlet;
+  void drop_result() noexcept override { result_.reset(); }
   std::optional<R> result_;
 };
 template <>
@@ -59,7 +42,9 @@ struct task_state<void> : greenlet {
 template <class R, class F, class... Args>
 struct task_closure final : task_state<R> {
   task_closure(canal::source_location where, F f, Args... args)
-      : task_state<R>(where), fn_(std::in_place, std::move(f), std::move(args)...) {}
+      : task_state<R>(where), fn_(std::in_place, std::move(f), std::move(args)...) {
+    this->trivial_discard_ = std::is_trivially_destructible_v<std::tuple<F, Args...>>;
+  }
 
   void invoke() noexcept override {
     try {
@@ -257,19 +242,25 @@ template <class F, class... Args>
 go(launch, named, F, Args...) -> go<F, Args...>;
 
 // joinall() waits for every task (gevent's joinall). With a timeout it returns early; the
-// result says whether all of them finished. It never rethrows the tasks' exceptions.
+// result says whether all of them finished. It never rethrows the tasks' exceptions. Any
+// duration type works; a huge one (seconds::max()) means "practically never".
 template <class R>
-bool joinall(const std::vector<task<R>>& tasks,
-             std::optional<std::chrono::nanoseconds> timeout = std::nullopt) {
-  if (!timeout) {
-    for (const auto& t : tasks) t.join();
-    return true;
-  }
-  const auto deadline = std::chrono::steady_clock::now() + *timeout;
+bool joinall(const std::vector<task<R>>& tasks) {
+  for (const auto& t : tasks) t.join();
+  return true;
+}
+template <class R, class Rep, class Period>
+bool joinall(const std::vector<task<R>>& tasks, std::chrono::duration<Rep, Period> timeout) {
+  const std::chrono::steady_clock::time_point deadline{
+      std::chrono::nanoseconds(detail::deadline_after(timeout))};
   for (const auto& t : tasks) {
     if (!t.wait_until(deadline)) return false;
   }
   return true;
+}
+template <class R>
+bool joinall(const std::vector<task<R>>& tasks, std::optional<std::chrono::nanoseconds> timeout) {
+  return timeout ? joinall(tasks, *timeout) : joinall(tasks);
 }
 
 namespace this_task {
@@ -285,7 +276,7 @@ void sleep_until_ns(std::int64_t deadline);  // steady_clock ns
 // Throws canal::cancelled if the greenlet is killed meanwhile.
 template <class Rep, class Period>
 void sleep_for(std::chrono::duration<Rep, Period> d) {
-  sleep_ns(std::chrono::duration_cast<std::chrono::nanoseconds>(d).count());
+  sleep_ns(detail::saturating_ns(d));
 }
 template <class Clock, class Dur>
 void sleep_until(std::chrono::time_point<Clock, Dur> tp) {

@@ -8,6 +8,8 @@
 #include <type_traits>
 #include <utility>
 
+#include "canal/detail/deadline.hpp"
+
 namespace canal {
 
 // chan_status says how a non-blocking or timed channel operation ended.
@@ -54,11 +56,6 @@ struct elem_ops_for {
 };
 
 class chan_core;
-
-// Deadlines are steady_clock nanoseconds. block_forever waits without a deadline; try_now never
-// waits (reports would_block); anything else is an absolute deadline (reports timeout).
-inline constexpr std::int64_t block_forever = INT64_MAX;
-inline constexpr std::int64_t try_now = INT64_MIN;
 
 chan_core* chan_make(std::size_t capacity, const elem_ops* ops);
 void chan_add_ref(chan_core* c) noexcept;

@@ -102,6 +102,9 @@ struct greenlet {
   virtual void invoke() noexcept = 0;
   // discard() destroys the callable without running it (a greenlet killed before it started).
   virtual void discard() noexcept = 0;
+  // drop_result() destroys a result nobody can observe any more (no task<R> handle is left),
+  // on the greenlet's own stack: a result's destructor may block.
+  virtual void drop_result() noexcept {}
 
   // ---- scheduling: touched by the worker that runs it, handed over through run queues
   greenlet* next_ = nullptr;      // intrusive link in run queues
@@ -118,6 +121,10 @@ struct greenlet {
   // yielded greenlet, or a worker index above 254). Yielded greenlets are CPU work that any
   // idle worker may take (runtime/DESIGN.md, "Affinity before balance").
   std::uint8_t yield_home_ = 0;
+  // The callable and its arguments are trivially destructible: a greenlet killed before it
+  // started may be finished without running (no stack). Otherwise it runs once, on its own
+  // stack, only to destroy them (their destructors may block: join, receive, ...).
+  bool trivial_discard_ = false;
 
   // ---- waiting
   parker parker_;
@@ -146,7 +153,6 @@ struct greenlet {
 };
 
 // ---- runtime entry points used by the public templates (runtime/*.cc)
-struct run_config;
 
 // spawn() makes g runnable (from a greenlet or from a foreign OS thread while a runtime runs).
 // Takes over the reference the caller holds for the running greenlet. Throws canal::error when
@@ -163,8 +169,6 @@ void kill(greenlet* g) noexcept;
 bool is_done(const greenlet* g) noexcept;
 void mark_observed(greenlet* g) noexcept;
 greenlet* current() noexcept;  // the running greenlet, nullptr on a foreign thread
-
-std::int64_t now_ns() noexcept;  // steady_clock, nanoseconds
 
 // Control-block memory: per-thread free lists by 8-byte size class (up to 1 KiB), so spawning
 // does not go through malloc's slow paths. Larger blocks use operator new.
