@@ -86,7 +86,7 @@ wait_ticket begin_wait() noexcept {
     // waits finishes by itself, one that never started is filtered at shutdown.
     if (!g->reg_owner_) [[unlikely]] w->sched->register_greenlet(g, w);
     p = &g->parker_;
-    g->nocancel_.store(w->eh->uncaught > 0, std::memory_order_relaxed);
+    g->nocancel_.store(w->eh->uncaught > 0 || g->discarding_, std::memory_order_relaxed);
   } else {
     p = &t_thread_parker;
     p->futex.store(0, std::memory_order_relaxed);

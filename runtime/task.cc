@@ -116,7 +116,8 @@ void yield() {
   }
   if (!g->reg_owner_) [[unlikely]] w->sched->register_greenlet(g, w);
   w->switch_out(detail::action_kind::yield, nullptr, 0);
-  if (g->cancel_.load(std::memory_order_acquire) && std::uncaught_exceptions() == 0)
+  if (g->cancel_.load(std::memory_order_acquire) && std::uncaught_exceptions() == 0 &&
+      !g->discarding_)
     detail::throw_cancelled();
 }
 

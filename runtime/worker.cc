@@ -522,13 +522,14 @@ void worker::retire(greenlet* g) noexcept {
   const bool doomed = w->doomed_before_start(g);
   g->life_ = life::started;
   if (doomed) [[unlikely]] {
-    // Killed before it started: never runs the callable, but destroys it here, on its own
+    // Killed before it started: never runs the callable, but destroys it below, on its own
     // stack, where a capture's destructor may block (join, receive) like any greenlet code.
-    g->discard();
     g->error_ = std::make_exception_ptr(cancelled{});
   } else {
     g->invoke();
   }
+  g->discarding_ = true;  // from here on: cleanup, whose waits are not cancellation points
+  g->discard();
   g->life_ = life::done;
   if (scheduler* s = w->sched; g == s->main) s->begin_shutdown();
   finish(g);

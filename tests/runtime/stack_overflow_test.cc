@@ -17,6 +17,7 @@
 
 #include "doctest/doctest.h"
 #include "tests/runtime/runtime_helpers.hpp"
+#include "tests/subprocess.hpp"
 #include "tests/test_util.hpp"
 
 namespace {
@@ -32,84 +33,8 @@ volatile int g_limit = INT_MAX;  // keeps the compiler from proving the recursio
   return recurse(depth + 1) + pad[0];  // not a tail call: the frame stays
 }
 
-struct child_result {
-  bool exited = false;
-  int exit_code = -1;
-  bool signaled = false;
-  int signal = 0;
-  bool timed_out = false;
-  std::string err;
-};
-
-// Forks; the child runs fn() with stderr on a pipe and _exit()s with its result.
-template <class Fn>
-child_result run_in_child(Fn fn) {
-  child_result r;
-  int fds[2];
-  REQUIRE(::pipe(fds) == 0);
-  std::fflush(stdout);
-  std::fflush(stderr);
-  const pid_t pid = ::fork();
-  REQUIRE(pid >= 0);
-  if (pid == 0) {
-    // The child must die the default way: undo doctest's crash handlers (they would print a
-    // test report from the child), keep its stdout out of the parent's log, and dump no core.
-    for (int sig : {SIGSEGV, SIGBUS, SIGABRT, SIGILL, SIGFPE, SIGTERM, SIGINT}) {
-      ::signal(sig, SIG_DFL);
-    }
-    rlimit no_core{0, 0};
-    ::setrlimit(RLIMIT_CORE, &no_core);
-    const int devnull = ::open("/dev/null", O_WRONLY);
-    if (devnull >= 0) ::dup2(devnull, 1);
-    ::close(fds[0]);
-    ::dup2(fds[1], 2);
-    ::close(fds[1]);
-    int code = 100;
-    try {
-      code = fn();
-    } catch (...) {
-      code = 101;
-    }
-    ::_exit(code);
-  }
-  ::close(fds[1]);
-  ::fcntl(fds[0], F_SETFL, ::fcntl(fds[0], F_GETFL) | O_NONBLOCK);
-  const auto deadline = rt::steady::now() + 60s;
-  bool eof = false, reaped = false;
-  int status = 0;
-  while (!(eof && reaped)) {
-    if (rt::steady::now() > deadline) {
-      r.timed_out = true;
-      ::kill(pid, SIGKILL);
-      ::waitpid(pid, &status, 0);
-      reaped = true;
-      break;
-    }
-    if (!eof) {
-      pollfd p{fds[0], POLLIN, 0};
-      ::poll(&p, 1, 50);
-      char buf[4096];
-      for (;;) {
-        const ssize_t n = ::read(fds[0], buf, sizeof buf);
-        if (n > 0) {
-          r.err.append(buf, static_cast<std::size_t>(n));
-        } else {
-          if (n == 0) eof = true;
-          break;
-        }
-      }
-    } else {
-      ::usleep(10'000);
-    }
-    if (!reaped && ::waitpid(pid, &status, WNOHANG) == pid) reaped = true;
-  }
-  ::close(fds[0]);
-  r.exited = WIFEXITED(status);
-  r.exit_code = r.exited ? WEXITSTATUS(status) : -1;
-  r.signaled = WIFSIGNALED(status);
-  r.signal = r.signaled ? WTERMSIG(status) : 0;
-  return r;
-}
+using canal_test::child_result;
+using canal_test::run_in_child;
 
 bool contains(const std::string& hay, const std::string& needle) {
   return hay.find(needle) != std::string::npos;

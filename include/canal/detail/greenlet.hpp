@@ -125,6 +125,10 @@ struct greenlet {
   // started may be finished without running (no stack). Otherwise it runs once, on its own
   // stack, only to destroy them (their destructors may block: join, receive, ...).
   bool trivial_discard_ = false;
+  // Set once the callable returned (or was never run): destroying its captures and an
+  // unobservable result is cleanup, not work, so waits in those destructors are not
+  // cancellation points (like waits during unwinding).
+  bool discarding_ = false;
 
   // ---- waiting
   parker parker_;
