@@ -15,8 +15,8 @@
 # Environment (all optional): everything bench/peers/run_all.sh reads (PEERS, BENCHES,
 # WORKERS_LIST, REPEAT, REPEAT_HEAVY, TIMEOUT, PHYS, the *_N sizes; see bench/peers/README.md),
 # plus
-#   PEERS_OUT    where builds and results go (default ${TMPDIR:-/tmp}/canal-peers); the source
-#                tree is never written
+#   PEERS_OUT    where builds and results go (default ${TMPDIR:-/tmp}/canal-peers); nothing is
+#                written into the source tree but Bazel's usual bazel-* symlinks
 #   CANAL_BENCH  an already built canal_bench to use instead of building one
 #   BAZEL_FLAGS  extra flags for the bazel build, e.g. "--jobs=2"
 # BENCHES defaults to the nine benchmarks canal_bench implements (run_all.sh's own default
