@@ -2,6 +2,10 @@
 
     load("//bazel:canal.bzl", "canal_cc_library", "canal_cc_test", "canal_cc_binary")
 
+canal_cc_library builds //runtime and //channels, canal_cc_binary the examples
+and benchmarks, canal_cc_test every doctest suite: all with canal's warnings
+(//bazel:copts.bzl) and -pthread.
+
 canal_cc_test links doctest's main, so a test file only includes
 "doctest/doctest.h" (quotes: works with Debian's doctest-dev and the BCR
 module) and "tests/test_util.hpp", and defines TEST_CASEs.

@@ -17,7 +17,6 @@ exists:
   * the system dependencies, under their Bazel Central Registry names and
     labels, backed by Debian packages:
       @boost.context//:boost.context    libboost-context-dev
-      @boost.lockfree//:boost.lockfree  libboost-dev (header-only)
       @libuv//:libuv                    libuv1-dev
       @doctest//doctest:doctest         doctest-dev
       @doctest//doctest:main            doctest-dev
@@ -29,7 +28,6 @@ from the BCR. bazel/check_dual_setup.sh keeps the two lists in sync.
 load(
     ":repositories.bzl",
     "BOOST_CONTEXT_BUILD",
-    "BOOST_LOCKFREE_BUILD",
     "DOCTEST_DUMMY_MAIN",
     "DOCTEST_PKG_BUILD",
     "DOCTEST_ROOT_BUILD",
@@ -67,13 +65,6 @@ def canal_dependencies():
         headers = ["boost/context/fiber.hpp", "boost/context/continuation.hpp"],
         libs = ["boost_context"],
         files = {"BUILD": BOOST_CONTEXT_BUILD},
-    )
-    _maybe(
-        system_library,
-        name = "boost.lockfree",
-        debian_package = "libboost-dev",
-        headers = ["boost/lockfree/queue.hpp", "boost/lockfree/spsc_queue.hpp"],
-        files = {"BUILD": BOOST_LOCKFREE_BUILD},
     )
     _maybe(
         system_library,

@@ -1,6 +1,6 @@
 // bench/bench_util.hpp: helpers shared by canal_bench and micro_bench.
 //
-// Output lines follow /work/shared/peers/README.md ("Output line format"):
+// Output lines follow bench/peers/README.md ("Output line format"):
 //   bench=<name> peer=canal workers=<n> value=<number> unit=<unit> n=<size>
 // Sizes come from environment variables; a wrong answer prints to stderr and exits 1 at once
 // (std::_Exit: no static destructors run while worker threads are still alive).

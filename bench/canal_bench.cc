@@ -1,11 +1,10 @@
-// canal_bench: canal's implementation of the nine peer benchmarks of /work/shared/peers
+// canal_bench: canal's implementation of nine of the peer benchmarks of bench/peers/
 // (README.md there has the exact semantics; Go, Boost.Fiber, std::thread and gevent implement
 // the same ones), so canal can be measured side by side with its peers:
 //
 //   bazel build -c opt //bench:canal_bench
 //   bazel-out/k8-opt/bin/bench/canal_bench <bench> <workers>   (bazel-bin follows the last build)
-//   PEERS="go boostfiber thread gevent canal" PEER_CMD_canal=/path/to/canal_bench
-//       bash /work/shared/peers/run_all.sh    (one command line)
+//   bench/run_peers.sh    (builds it, runs it beside every peer, prints the canal/Go table)
 //
 // <bench>: pingpong spawn_join skynet chan_spsc chan_mpmc select_fanin timers idle_memory
 // tcp_echo. Everything runs inside canal::run() with options{.workers = <workers>}. Sizes are

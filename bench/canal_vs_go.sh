@@ -4,13 +4,15 @@
 # the load moves within minutes, and run_all.sh measures each peer minutes apart).
 # Output: raw lines in the peers' format (+ header) for bench/compare.py.
 #
-#   CANAL=/tmp/canal_bench GO=/tmp/canal-peers/build/peer_go REPEAT=5 bench/canal_vs_go.sh > raw.txt
-#   python3 bench/compare.py raw.txt --markdown
+#   REPEAT=5 bench/canal_vs_go.sh > /tmp/cvg.txt
+#   python3 bench/compare.py /tmp/cvg.txt --markdown
 #
-# Sizes: the peers' env vars with run_all.sh's defaults. GO defaults to run_all.sh's build.
+# Sizes: the peers' env vars with bench/peers/run_all.sh's defaults. CANAL and GO default to the
+# binaries bench/run_peers.sh leaves in $PEERS_OUT/build (default ${TMPDIR:-/tmp}/canal-peers).
 set -uo pipefail
-CANAL="${CANAL:-/tmp/canal_bench}"
-GO="${GO:-${PEERS_OUT:-/tmp/canal-peers}/build/peer_go}"
+OUT="${PEERS_OUT:-${TMPDIR:-/tmp}/canal-peers}"
+CANAL="${CANAL:-$OUT/build/canal_bench}"
+GO="${GO:-$OUT/build/peer_go}"
 : "${BENCHES:=pingpong spawn_join skynet chan_spsc chan_mpmc select_fanin timers idle_memory}"
 : "${WORKERS_LIST:=1 2}"
 : "${REPEAT:=5}"
@@ -20,8 +22,8 @@ export SKYNET_N="${SKYNET_N:-1000000}" SPSC_N="${SPSC_N:-10000000}" MPMC_N="${MP
 export SELECT_N="${SELECT_N:-2000000}" CHAN_CAP="${CHAN_CAP:-1024}" TIMERS_N="${TIMERS_N:-100000}"
 export IDLE_N="${IDLE_N:-100000}" ECHO_CLIENTS="${ECHO_CLIENTS:-100}"
 export ECHO_ROUNDS="${ECHO_ROUNDS:-2000}" ECHO_MSG="${ECHO_MSG:-64}"
-[[ -x $GO ]] || { echo "no Go peer at $GO (run /work/shared/peers/run_all.sh once, or set GO=)" >&2; exit 1; }
-[[ -x $CANAL ]] || { echo "no canal_bench at $CANAL (set CANAL=)" >&2; exit 1; }
+[[ -x $GO ]] || { echo "no Go peer at $GO (run bench/run_peers.sh once, or build it: (cd bench/peers/go && go build -o $GO .), or set GO=)" >&2; exit 1; }
+[[ -x $CANAL ]] || { echo "no canal_bench at $CANAL (run bench/run_peers.sh once, or set CANAL=)" >&2; exit 1; }
 
 echo "# date_utc=$(date -u +%Y-%m-%dT%H:%M:%SZ) nproc=$(nproc) kernel=$(uname -r) mode=interleaved-canal-vs-go"
 echo "# cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')"

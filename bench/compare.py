@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
 """canal beside its peers, with the canal/Go ratio of every row checked against its target.
 
-Input: a raw result file of /work/shared/peers/run_all.sh run with the canal peer
-(lines 'bench=<b> peer=<p> workers=<w> value=<v> unit=<u> ...'; others are ignored).
-Repeats of one (bench, peer, workers) are reduced to their median, as table.py does.
+Input: a raw result file of bench/run_peers.sh (bench/peers/run_all.sh with the canal peer) or
+of bench/canal_vs_go.sh (lines 'bench=<b> peer=<p> workers=<w> value=<v> unit=<u> ...'; others
+are ignored). Repeats of one (bench, peer, workers) are reduced to their median, as
+bench/peers/table.py does.
 
 usage: bench/compare.py RAW_FILE [--markdown]
 """

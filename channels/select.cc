@@ -79,7 +79,10 @@ std::size_t select_impl(select_case* cases, std::size_t n, bool has_default,
 
   if (nchan == 0) {  // only nil channels (or none): default, timeout, or forever
     if (has_default) return n;
-    if (park_nil(deadline) == chan_status::timeout) return n + 1;
+    // Nothing can ever fire: wait for the deadline (forever without one). park_nil() returns
+    // only when the deadline passed (timeout; would_block for try_now) or throws cancelled, so
+    // its status is always "the deadline passed".
+    park_nil(deadline);
     return n + 1;
   }
 

@@ -80,8 +80,6 @@ void hub::sleep(std::int64_t deadline) noexcept {
   uv_run(&p_->loop, UV_RUN_ONCE);
 }
 
-void hub::poll() noexcept { uv_run(&p_->loop, UV_RUN_NOWAIT); }
-
 void hub::wake() noexcept { uv_async_send(&p_->doorbell); }
 
 }  // namespace canal::detail

@@ -63,9 +63,8 @@ bool install_guard(void* page, std::size_t page_size, int mode) {
 stack_pool::stack_pool(std::size_t usable_bytes) {
   page_ = static_cast<std::size_t>(sysconf(_SC_PAGESIZE));
   requested_ = usable_bytes;
-  std::size_t want = usable_bytes + sizeof(stack_block) + 64;
-  usable_ = (want + page_ - 1) / page_ * page_;
-  slot_ = usable_ + page_;  // + guard page
+  const std::size_t want = usable_bytes + sizeof(stack_block) + 64;
+  slot_ = (want + page_ - 1) / page_ * page_ + page_;  // + guard page
   guard_mode_ = guard_mode_from_env();
 }
 

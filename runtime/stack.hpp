@@ -41,16 +41,14 @@ class stack_pool {
   stack_block* get();
   // put_many() returns a batch of stacks (linked through next).
   void put_many(stack_block* head, stack_block* tail) noexcept;
-  std::size_t usable() const noexcept { return usable_; }
 
  private:
   void map_slab();
   std::mutex mu_;
   stack_block* free_ = nullptr;
   std::vector<std::pair<void*, std::size_t>> slabs_;
-  std::size_t requested_;
-  std::size_t usable_;
-  std::size_t slot_;
+  std::size_t requested_;  // the configured stack size, copied into every stack_block
+  std::size_t slot_;       // guard page + stack + header, a whole number of pages
   std::size_t page_;
   int guard_mode_;
 };

@@ -13,7 +13,8 @@
 
 namespace canal {
 
-// error is the base of canal's ordinary errors (misuse, closed channels, timeouts, deadlock).
+// error is the base of canal's ordinary errors (misuse, closed channels; later timeouts and
+// deadlock, see below).
 class error : public std::runtime_error {
  public:
   using std::runtime_error::runtime_error;
@@ -27,13 +28,16 @@ class channel_closed : public error {
 };
 
 // timeout_error: a blocking call with a deadline ran out of time where the API reports time-outs
-// as exceptions (most canal calls report them as values instead).
+// as exceptions. Nothing in canal throws it yet: every timed call so far reports a time-out as a
+// value (chan_status::timeout, a false return). Declared for the calls that will.
 class timeout_error : public error {
  public:
   using error::error;
 };
 
 // deadlock: every greenlet is parked and nothing (timer, I/O, foreign thread) can wake them.
+// Nothing in canal throws it yet: deadlock detection is not implemented, and such a program
+// blocks forever. Declared for the detection to come.
 class deadlock : public error {
  public:
   using error::error;

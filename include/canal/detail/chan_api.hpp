@@ -34,7 +34,8 @@ namespace detail {
 
 // elem_ops: how the core moves values of the element type without knowing it.
 struct elem_ops {
-  // relocate(dst, src): construct a T at raw storage dst from std::move(*src). src stays alive.
+  // move_construct(dst, src): construct a T at raw storage dst from std::move(*src). src stays
+  // alive.
   void (*move_construct)(void* dst, void* src) noexcept;
   void (*destroy)(void* p) noexcept;
   std::size_t size;

@@ -132,7 +132,9 @@ struct greenlet {
 
   // ---- waiting
   parker parker_;
-  const char* wait_reason_ = nullptr;  // what it is parked on, for dumps ("chan receive", ...)
+  // What it is parked on ("chan receive", ...). Written by park.cc, read by nothing yet (no
+  // dump of parked greenlets exists).
+  const char* wait_reason_ = nullptr;
 
   // ---- identity
   std::uint64_t id_ = 0;
@@ -157,7 +159,6 @@ struct greenlet {
 };
 
 // ---- runtime entry points used by the public templates (runtime/*.cc)
-
 // spawn() makes g runnable (from a greenlet or from a foreign OS thread while a runtime runs).
 // Takes over the reference the caller holds for the running greenlet. Throws canal::error when
 // no runtime is running.
