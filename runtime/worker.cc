@@ -4,10 +4,13 @@
 //   - a greenlet runs on at most one worker at a time; its exec_context is valid exactly while
 //     it is switched out (saved by on_landing() before anything can make it runnable).
 //   - pending is written right before a switch and consumed by on_landing() on the same thread.
-//   - only the owner touches runnext, the stack cache and the hub; the ring is SPMC.
+//   - only the owner stores into runnext and pushes into woken and the ring; others take from
+//     them only when this worker is stalled (runnext by CAS; woken and ring are SPMC rings).
+//   - only the owner touches the stack cache and runs the hub's loop; run() opens and closes
+//     the hub on its own thread, and any thread may ring its doorbell (hub::wake()).
 //   - ready() is only called for a greenlet that is switched out: every claimant either holds a
 //     lock the parker releases after its switch, is the parker's own worker (timers), or waits
-//     for parked_epoch_ (kill()).
+//     for parked_epoch_ (kill(), timers fired by another worker: wait_parked()).
 #include "runtime/worker.hpp"
 
 #include <cstdio>
@@ -31,12 +34,14 @@ constexpr int spin_rounds = 48;              // idle search rounds before sleepi
 // more greenlets queued) or the peer has not switched for stall_ns (it is stuck in one
 // greenlet). A peer that keeps switching serves its few queued greenlets itself within
 // microseconds, and greenlets that talk over channels stay on one worker with warm caches
-// instead of crossing cores on every message (select_fanin at 2 workers: ~620 -> ~200 ns).
+// instead of crossing cores on every message (select_fanin at 2 workers: ~450 -> ~245 ns per
+// item, interleaved A/B).
 // Greenlets that yielded (CPU work that stays runnable) are always fair game.
 constexpr std::uint32_t steal_backlog = 4;
 constexpr std::int64_t stall_ns = 50'000;
 // An idle worker whose peers hold a few queued greenlets sleeps at most this long before it
-// looks for a stall again (Go's sysmon plays this part).
+// looks for a stall again. (The sysmon thread, scheduler.cc, watches for stalls too, at a
+// coarser tick, and also for work no thief takes from a busy worker: runnext, woken, timers.)
 constexpr std::int64_t watch_ns = 500'000;
 }  // namespace
 
