@@ -79,10 +79,23 @@ void scheduler::stop() noexcept {
   sysmon_wake();
 }
 
-void scheduler::greenlet_finished() noexcept {
-  if (live.fetch_sub(1, std::memory_order_seq_cst) == 1 &&
-      shutting_down.load(std::memory_order_seq_cst))
-    stop();
+std::int64_t scheduler::total_live() const noexcept {
+  std::int64_t n = live.load(std::memory_order_seq_cst);
+  for (const auto& w : workers) n += w->live_delta.load(std::memory_order_seq_cst);
+  return n;
+}
+
+void scheduler::maybe_stop() noexcept {
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+  if (!stopping.load(std::memory_order_seq_cst) && total_live() == 0) stop();
+}
+
+void scheduler::greenlet_finished(worker* w) noexcept {
+  w->count_live(-1);
+  // Before shutdown nobody needs the total. After it, the finisher sums; a finisher that read
+  // shutting_down stale is covered by worker::idle_sleep(), which sums after a full barrier
+  // before any worker sleeps during shutdown.
+  if (shutting_down.load(std::memory_order_seq_cst)) [[unlikely]] maybe_stop();
 }
 
 void scheduler::register_greenlet(greenlet* g, worker* w) noexcept {
@@ -194,16 +207,13 @@ void spawn(greenlet* g) {
   if (worker* w = current_worker(); w && w->current) {
     // A greenlet of the running runtime: it is counted itself, so live cannot reach zero here.
     scheduler* s = w->sched;
-    s->live.fetch_add(1, std::memory_order_seq_cst);
-    if (s->shutting_down.load(std::memory_order_seq_cst)) [[unlikely]] {
-      if (std::uncaught_exceptions() == 0) {
-        s->greenlet_finished();
-        refuse_after_main();
-      }
+    if (s->shutting_down.load(std::memory_order_acquire)) [[unlikely]] {
+      if (std::uncaught_exceptions() == 0) refuse_after_main();
       // Spawned by a destructor while a cancellation unwinds: throwing would terminate. It is
       // admitted killed-before-start (it never runs; its callable is destroyed).
       g->cancel_.store(true, std::memory_order_relaxed);
     }
+    w->count_live(1);
     s->admit(g);
     w->push_tail(g);
     return;
@@ -227,7 +237,7 @@ void spawn_dispatch(greenlet* g) {
     return;
   }
   scheduler* s = w->sched;
-  s->live.fetch_add(1, std::memory_order_seq_cst);
+  w->count_live(1);
   s->admit(g);
   w->dispatch_to(g);
 }

@@ -31,11 +31,16 @@ struct scheduler {
   global_fifo overflow;  // FIFO overflow of the workers' rings
   inbox foreign;         // made runnable by foreign threads
 
-  // Greenlets admitted and not yet finished. Admission (enter()) and the last finish agree
-  // through this counter and shutting_down: an admission increments first and then looks at
-  // shutting_down; the finisher that brings live to zero after shutting_down was set calls
+  // Greenlets admitted and not yet finished = live + the sum of every worker's live_delta.
+  // Greenlets spawned by greenlets and every finish count on their worker's own line
+  // (live_delta, no cross-core read-modify-write per spawn); main and spawns from OS threads
+  // count here. Admission (enter()) and stop agree through shutting_down: an admission counts
+  // in first and then looks at shutting_down; after shutting_down every finisher, and every
+  // worker about to sleep, sums the counts (maybe_stop()) and the one that sees zero calls
   // stop(). So a greenlet is either refused or counted before stop() can be decided.
   std::atomic<std::int64_t> live{0};
+  std::int64_t total_live() const noexcept;
+  void maybe_stop() noexcept;
   std::atomic<bool> shutting_down{false};  // main ended: cancel everything that parks
   std::atomic<bool> stopping{false};       // nothing is left: workers exit their loops
   greenlet* main = nullptr;
@@ -56,13 +61,14 @@ struct scheduler {
     if (nidle.load(std::memory_order_relaxed) != 0) wake_one();
   }
   void begin_shutdown() noexcept;
-  void greenlet_finished() noexcept;
+  void greenlet_finished(worker* w) noexcept;  // w: the worker it finished on
   void stop() noexcept;
   // enter(): count a new greenlet in; false (and not counted) once main has returned.
   bool enter() noexcept {
     live.fetch_add(1, std::memory_order_seq_cst);
     if (!shutting_down.load(std::memory_order_seq_cst)) return true;
-    greenlet_finished();  // undo through the same path: this may be the last one
+    live.fetch_sub(1, std::memory_order_seq_cst);
+    maybe_stop();  // undo: this may have hidden the last finish
     return false;
   }
 

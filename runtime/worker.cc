@@ -196,7 +196,7 @@ greenlet* worker::filter(greenlet* g) noexcept {
     g->life_ = life::done;
     finish(g);
     sched->unregister_greenlet(g);
-    sched->greenlet_finished();
+    sched->greenlet_finished(this);
     release(g);
     return nullptr;
   }
@@ -394,6 +394,9 @@ void worker::idle_sleep() noexcept {
   // Dekker pairing with the pushers' light_fence() (wake_for/maybe_wake): they publish work,
   // then read nidle; we published nidle, and this fence makes them see it or us see the work.
   heavy_fence();
+  // During shutdown the worker about to sleep sums the live counts after the full barrier: a
+  // finisher that read shutting_down stale did not, and somebody must see the zero.
+  if (sched->shutting_down.load(std::memory_order_seq_cst)) sched->maybe_stop();
   if (!work_visible()) {
     std::int64_t deadline = timers.earliest();
     // Peers hold a few queued greenlets that are not stealable yet: watch for a stall.
@@ -517,7 +520,7 @@ void worker::retire(greenlet* g) noexcept {
   context_release(&g->ec_);
   if (b) stacks.put(sched->stacks, b);
   sched->unregister_greenlet(g);
-  sched->greenlet_finished();
+  sched->greenlet_finished(this);
   release(g);
 }
 

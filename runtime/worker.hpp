@@ -73,6 +73,12 @@ struct worker {
   bool in_idle_list = false;  // guarded by scheduler::idle_lock
   // Bumped by the owner at every switch to a greenlet; a thief that sees it unchanged for
   // stall_ns while this worker's queues hold work takes that work (see steal()).
+  // Greenlets spawned by this worker's greenlets minus greenlets finished on this worker
+  // (scheduler::live explains the sum). Written by the owner only, read by whoever sums.
+  alignas(64) std::atomic<std::int64_t> live_delta{0};
+  void count_live(std::int64_t d) noexcept {
+    live_delta.store(live_delta.load(std::memory_order_relaxed) + d, std::memory_order_release);
+  }
   alignas(64) std::atomic<std::uint32_t> switches{0};
   std::uint32_t switch_count = 0;  // owner's copy
   // Written by the sysmon thread: (1 << 32 | switches) when it saw this worker hold work

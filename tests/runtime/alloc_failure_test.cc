@@ -111,15 +111,21 @@ TEST_CASE("defect10.timed_waits_do_not_allocate" * doctest::timeout(120)) {
         return canal::run(
             [] {
               canal::chan<int> c(0);
+              {
+                // The first deadline armed in a fresh runtime (a growable heap allocated here).
+                fail_scope f;
+                canal::this_task::sleep_for(1ms);
+              }
               std::vector<canal::task<void>> sleepers;
               std::atomic<int> started{0};
-              for (int i = 0; i < 100; ++i)
+              // 128 armed deadlines: the next one would have grown a power-of-two array.
+              for (int i = 0; i < 128; ++i)
                 sleepers.push_back(canal::go([&started] {
                   started.fetch_add(1);
-                  canal::this_task::sleep_for(4ms);
+                  canal::this_task::sleep_for(100ms);
                 }));
               // Their stacks are assigned when they first run: let that happen first.
-              while (started.load() < 100) canal::this_task::yield();
+              while (started.load() < 128) canal::this_task::yield();
               const long before = g_failed.load();
               canal::chan_status st;
               std::size_t sel;

@@ -300,10 +300,20 @@ TEST_CASE("defect04.killed_before_start_closure_destroyed_on_a_greenlet" * docte
 }
 
 TEST_CASE("defect04b.doomed_destructor_does_not_run_as_another_greenlet" * doctest::timeout(180)) {
-  // Many killed-before-start greenlets whose captures wait on a channel when destroyed, while
-  // other greenlets select and receive on closed channels. A doomed capture's destructor used
-  // to run as whichever greenlet was landing and steal its wait: select returned an index out
-  // of range (segfault) and recv_for on a closed channel reported timeout.
+  // A killed-before-start greenlet D whose capture waits on a channel when destroyed sits in
+  // the run queue in front of G, a greenlet woken from a real wait (its channel was closed).
+  // D used to be finished while G was landing, so D's destructor ran *as G* and opened a wait
+  // on G's parker: G's own wait then read the wrong token (recv reported timeout instead of
+  // closed; select returned an index out of range and the process crashed).
+  struct waits_on_destroy {
+    canal::chan<int> c;
+    bool armed = true;
+    explicit waits_on_destroy(canal::chan<int> ch) : c(std::move(ch)) {}
+    waits_on_destroy(waits_on_destroy&& o) noexcept : c(o.c), armed(o.armed) { o.armed = false; }
+    ~waits_on_destroy() {
+      if (armed) (void)c.recv_for(1ms);
+    }
+  };
   for (std::size_t w : canal_test::workers()) {
     CAPTURE(w);
     const auto r = canal_test::run_in_child(
@@ -311,39 +321,28 @@ TEST_CASE("defect04b.doomed_destructor_does_not_run_as_another_greenlet" * docte
           std::atomic<int> bad{0};
           canal::run(
               [&] {
-                canal::chan<int> closed(0);
-                closed.close();
                 canal::chan<int> never(0);
-                struct waits_on_destroy {
-                  canal::chan<int> c;
-                  bool armed = true;
-                  waits_on_destroy(canal::chan<int> ch) : c(std::move(ch)) {}
-                  waits_on_destroy(waits_on_destroy&& o) noexcept : c(o.c), armed(o.armed) {
-                    o.armed = false;
-                  }
-                  ~waits_on_destroy() {
-                    if (armed) (void)c.recv_for(1ms);
-                  }
-                };
-                std::vector<canal::task<void>> workers;
-                for (int k = 0; k < 4; ++k) {
-                  workers.push_back(canal::go([&, closed, never] {
-                    for (int i = 0; i < 300; ++i) {
-                      const std::size_t idx = canal::select(canal::on_recv(never),
-                                                            canal::on_recv(closed),
-                                                            canal::on_timeout(1h));
-                      if (idx != 1) bad.fetch_add(1);
-                      if (closed.recv_for(1h).status != canal::chan_status::closed) bad.fetch_add(1);
-                      canal::this_task::yield();
-                    }
-                  }));
-                }
                 for (int i = 0; i < 300; ++i) {
-                  auto d = canal::go([g = waits_on_destroy(never)] { (void)g; });
-                  d.kill();
-                  canal::this_task::yield();
+                  canal::chan<int> c(0);
+                  std::atomic<bool> parked{false};
+                  auto g = canal::go([&, c, never] {
+                    parked.store(true);
+                    if (i % 2 == 0) {
+                      if (c.recv_for(1h).status != canal::chan_status::closed) bad.fetch_add(1);
+                    } else {
+                      const std::size_t idx =
+                          canal::select(canal::on_recv(never), canal::on_recv(c), canal::on_timeout(1h));
+                      if (idx != 1) bad.fetch_add(1);
+                    }
+                  });
+                  while (!parked.load()) canal::this_task::yield();
+                  canal::this_task::sleep_for(std::chrono::microseconds(50));  // g is parked now
+                  auto d = canal::go([x = waits_on_destroy(never)] { (void)x; });
+                  d.kill();       // D: killed before it starts, queued first
+                  c.close();      // G: woken from its wait, queued behind D
+                  g.join();
+                  d.join();
                 }
-                for (auto& t : workers) t.join();
               },
               canal::options{.workers = w});
           return bad.load() == 0 ? 0 : 7;
@@ -475,7 +474,7 @@ TEST_CASE("defect07.thread_waking_main_races_teardown" * doctest::timeout(180)) 
   // A thread sends to main's channel (waking main); main returns and run() tears down while the
   // thread may still be inside the wake-up (stack-use-after-return under ASan before the fix).
   // Same shape for go() and kill() from a thread.
-  for (int i = 0; i < 200; ++i) {
+  for (int i = 0; i < 500; ++i) {
     canal::chan<int> c(0);
     std::thread t;
     canal::run(
@@ -486,7 +485,7 @@ TEST_CASE("defect07.thread_waking_main_races_teardown" * doctest::timeout(180)) 
         canal::options{.workers = 1 + static_cast<std::size_t>(i % 2)});
     t.join();
   }
-  for (int i = 0; i < 200; ++i) {
+  for (int i = 0; i < 500; ++i) {
     canal::task<void> victim;
     std::thread t;
     std::atomic<bool> parked{false};
@@ -509,24 +508,27 @@ TEST_CASE("defect07.thread_waking_main_races_teardown" * doctest::timeout(180)) 
 TEST_CASE("defect08.spawn_from_thread_as_the_last_greenlet_finishes" * doctest::timeout(180)) {
   // Every go() that succeeds yields a greenlet that finishes (runs or is cancelled): none is
   // pushed into a stopping runtime and lost (join() hung before the fix).
-  for (int round = 0; round < 20; ++round) {
+  // The race window is nanoseconds wide: many short runs, two spamming threads.
+  for (int round = 0; round < 300; ++round) {
     std::atomic<bool> stop{false};
-    std::vector<canal::task<void>> accepted;
-    std::thread spammer([&] {
-      while (!stop.load()) {
-        try {
-          accepted.push_back(canal::go([] {}));
-        } catch (const canal::error&) {
+    std::vector<canal::task<void>> accepted[2];
+    std::thread spammers[2];
+    for (int k = 0; k < 2; ++k) {
+      spammers[k] = std::thread([&, k] {
+        while (!stop.load()) {
+          try {
+            accepted[k].push_back(canal::go([] {}));
+          } catch (const canal::error&) {
+          }
         }
-      }
-    });
-    canal::run([] { canal::this_task::sleep_for(2ms); },
+      });
+    }
+    canal::run([] { canal::this_task::yield(); },
                canal::options{.workers = 1 + static_cast<std::size_t>(round % 2)});
     stop.store(true);
-    spammer.join();
-    for (auto& t : accepted) {
-      REQUIRE(t.wait_for(5s));
-    }
+    for (auto& t : spammers) t.join();
+    for (auto& list : accepted)
+      for (auto& t : list) REQUIRE(t.wait_for(5s));
   }
 }
 
