@@ -12,5 +12,6 @@
 #include "canal/errors.hpp"
 #include "canal/run.hpp"
 #include "canal/select.hpp"
+#include "canal/sync.hpp"
 #include "canal/task.hpp"
 #include "canal/version.hpp"
