@@ -10,6 +10,7 @@
 
 #include "canal/chan.hpp"
 #include "canal/errors.hpp"
+#include "canal/group.hpp"
 #include "canal/run.hpp"
 #include "canal/select.hpp"
 #include "canal/sync.hpp"
