@@ -138,12 +138,35 @@ TEST_CASE("rwmutex.readers_after_writer" * doctest::timeout(60)) {
       canal::shared_mutex m;
       m.lock();
       canal::chan<char> order(8);
-      auto r1 = canal::go([&m, order] { m.lock_shared(); order.send('r'); canal::this_task::sleep_for(2ms); m.unlock_shared(); });
-      nap(2ms);
-      auto w2 = canal::go([&m, order] { m.lock(); order.send('w'); m.unlock(); });
-      nap(2ms);
-      auto r2 = canal::go([&m, order] { m.lock_shared(); order.send('r'); canal::this_task::sleep_for(2ms); m.unlock_shared(); });
-      nap(2ms);
+      std::atomic<int> arrived{0};
+      // Each queues in turn (wait until it arrived, then give it time to park).
+      auto queued = [&](int k) {
+        REQUIRE(sync_test::eventually([&] { return arrived.load() == k; }));
+        nap(5ms);
+      };
+      auto r1 = canal::go([&m, &arrived, order] {
+        arrived.fetch_add(1);
+        m.lock_shared();
+        order.send('r');
+        canal::this_task::sleep_for(2ms);
+        m.unlock_shared();
+      });
+      queued(1);
+      auto w2 = canal::go([&m, &arrived, order] {
+        arrived.fetch_add(1);
+        m.lock();
+        order.send('w');
+        m.unlock();
+      });
+      queued(2);
+      auto r2 = canal::go([&m, &arrived, order] {
+        arrived.fetch_add(1);
+        m.lock_shared();
+        order.send('r');
+        canal::this_task::sleep_for(2ms);
+        m.unlock_shared();
+      });
+      queued(3);
       m.unlock();
       r1.join();
       w2.join();

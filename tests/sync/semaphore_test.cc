@@ -68,13 +68,17 @@ TEST_CASE("semaphore.basics" * doctest::timeout(60)) {
       CHECK(s.available() == 0);
       // FIFO: waiters get released permits in the order they queued.
       canal::chan<int> order(8);
+      std::atomic<int> arrived{0};
       std::vector<canal::task<void>> ts;
       for (int i = 0; i < 4; ++i) {
-        ts.push_back(canal::go([&s, order, i] {
+        ts.push_back(canal::go([&s, &arrived, order, i] {
+          arrived.fetch_add(1);
           s.acquire();
           order.send(i);
         }));
-        nap(2ms);  // queue in order
+        // Queue in order: wait until it arrived, then give it time to park.
+        REQUIRE(sync_test::eventually([&] { return arrived.load() == i + 1; }));
+        nap(5ms);
       }
       s.release(4);
       for (auto& t : ts) t.join();
