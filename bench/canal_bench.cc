@@ -1,4 +1,4 @@
-// canal_bench: canal's implementation of nine of the peer benchmarks of bench/peers/
+// canal_bench: canal's implementation of the peer benchmarks of bench/peers/
 // (README.md there has the exact semantics; Go, Boost.Fiber, std::thread and gevent implement
 // the same ones), so canal can be measured side by side with its peers:
 //
@@ -7,9 +7,9 @@
 //   bench/run_peers.sh    (builds it, runs it beside every peer, prints the canal/Go table)
 //
 // <bench>: pingpong spawn_join skynet chan_spsc chan_mpmc select_fanin timers idle_memory
-// tcp_echo. Everything runs inside canal::run() with options{.workers = <workers>}. Sizes are
+// tcp_echo mutex. Everything runs inside canal::run() with options{.workers = <workers>}. Sizes are
 // the peers' environment variables (PINGPONG_N, SPAWN_N, SKYNET_N, SPSC_N, MPMC_N, SELECT_N,
-// CHAN_CAP, TIMERS_N, IDLE_N, ECHO_*); CANAL_STACK_SIZE, when set, overrides the greenlet stack
+// CHAN_CAP, TIMERS_N, IDLE_N, ECHO_*, MUTEX_N, MUTEX_TASKS); CANAL_STACK_SIZE, when set, overrides the greenlet stack
 // size; SKYNET_LAUNCH=post|dispatch (default dispatch) picks how skynet spawns. Output: one line per value,
 //   bench=<name> peer=canal workers=<n> value=<number> unit=<unit> n=<size>
 // Every benchmark checks its answer; a wrong one prints to stderr and exits 1.
@@ -321,11 +321,44 @@ void bench_tcp_echo() {
   canal_bench::report_na("tcp_echo", g_workers, "ops/s", "no_cooperative_tcp_yet");
 }
 
+// ---------------------------------------------------------------------------- mutex
+// MUTEX_TASKS greenlets share one canal::mutex and one plain counter; each does N/T rounds of
+// { lock; ++counter; every 100th round yield while holding the lock; unlock }, so the others
+// block on it. Timed: first spawn until the last join; checks counter == N. Value: ns per
+// acquisition.
+void bench_mutex() {
+  const long tasks = env_size("MUTEX_TASKS", 8);
+  long n = env_size("MUTEX_N", 2000000);
+  check(tasks > 0, "mutex: MUTEX_TASKS must be > 0");
+  n -= n % tasks;
+  check(n > 0, "mutex: MUTEX_N must be >= MUTEX_TASKS");
+  canal::mutex mu;
+  long counter = 0;  // guarded by mu
+  std::vector<canal::task<void>> ts;
+  ts.reserve(static_cast<std::size_t>(tasks));
+  const long per = n / tasks;
+  const auto t0 = clock::now();
+  for (long t = 0; t < tasks; ++t) {
+    ts.push_back(canal::go([&mu, &counter, per] {
+      for (long i = 1; i <= per; ++i) {
+        mu.lock();
+        ++counter;
+        if (i % 100 == 0) canal::this_task::yield();  // still holding mu: the others block
+        mu.unlock();
+      }
+    }));
+  }
+  for (const auto& t : ts) t.join();
+  const double ns = elapsed_ns(t0);
+  check(counter == n, "mutex: counter " + std::to_string(counter) + ", want " + std::to_string(n));
+  report("mutex", g_workers, ns / static_cast<double>(n), "ns/op", n);
+}
+
 struct bench_entry {
   std::string_view name;
   void (*fn)();
 };
-constexpr std::array<bench_entry, 9> kBenches{{
+constexpr std::array<bench_entry, 10> kBenches{{
     {"pingpong", bench_pingpong},
     {"spawn_join", bench_spawn_join},
     {"skynet", bench_skynet},
@@ -335,6 +368,7 @@ constexpr std::array<bench_entry, 9> kBenches{{
     {"timers", bench_timers},
     {"idle_memory", bench_idle_memory},
     {"tcp_echo", bench_tcp_echo},
+    {"mutex", bench_mutex},
 }};
 
 int usage() {

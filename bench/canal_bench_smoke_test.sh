@@ -6,6 +6,7 @@ set -u
 bin="${1:?usage: canal_bench_smoke_test.sh path/to/canal_bench}"
 export PINGPONG_N=1000 SPAWN_N=1000 SKYNET_N=1000 SPSC_N=10000 MPMC_N=10000 SELECT_N=10000
 export CHAN_CAP=64 TIMERS_N=1000 IDLE_N=1000 ECHO_CLIENTS=4 ECHO_ROUNDS=10 ECHO_MSG=64
+export MUTEX_N=8000 MUTEX_TASKS=8
 
 num='[0-9.eE+-]+'
 failures=0
@@ -43,7 +44,7 @@ check_lines() { # bench workers output -> expected bench names
 }
 
 for w in 1 2; do
-  for bench in pingpong spawn_join skynet chan_spsc chan_mpmc select_fanin timers idle_memory tcp_echo; do
+  for bench in pingpong spawn_join skynet chan_spsc chan_mpmc select_fanin timers idle_memory tcp_echo mutex; do
     start=$SECONDS
     out="$(timeout 120 "$bin" "$bench" "$w" 2>"${TEST_TMPDIR:-/tmp}/stderr")"
     rc=$?

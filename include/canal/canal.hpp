@@ -10,7 +10,9 @@
 
 #include "canal/chan.hpp"
 #include "canal/errors.hpp"
+#include "canal/group.hpp"
 #include "canal/run.hpp"
 #include "canal/select.hpp"
+#include "canal/sync.hpp"
 #include "canal/task.hpp"
 #include "canal/version.hpp"

@@ -14,6 +14,7 @@
 #include <iterator>
 #include <new>
 #include <optional>
+#include <type_traits>
 #include <utility>
 
 #include "canal/detail/chan_api.hpp"
@@ -166,18 +167,22 @@ class chan {
 
   friend bool operator==(const chan& a, const chan& b) noexcept { return a.core() == b.core(); }
 
-  // Range: for (T v : ch) receives until the channel is closed and drained.
+  // Range: for (auto v : ch) receives until the channel is closed and drained. The iterator
+  // holds the received value until the next increment. Dereferencing yields T&& (as
+  // std::generator<T> does) when T is move-only, so `for (auto p : ch)` moves each value out
+  // (`auto&&` and `const auto&` bind too; `auto&` cannot bind an rvalue); for a copyable T it
+  // yields T&, so `auto`, `auto&` and `const auto&` all work (move from `auto& v` to avoid a copy).
   class iterator {
    public:
     using iterator_category = std::input_iterator_tag;
     using value_type = T;
     using difference_type = std::ptrdiff_t;
     using pointer = T*;
-    using reference = T&;
+    using reference = std::conditional_t<std::is_copy_constructible_v<T>, T&, T&&>;
     iterator() = default;
     explicit iterator(const chan* ch) : ch_(ch) { advance(); }
-    T& operator*() { return *cur_; }
-    T* operator->() { return &*cur_; }
+    reference operator*() const { return static_cast<reference>(*cur_); }
+    T* operator->() const { return &*cur_; }
     iterator& operator++() {
       advance();
       return *this;
@@ -196,7 +201,7 @@ class chan {
         detail::take_into(cur_, slot.bytes);
     }
     const chan* ch_ = nullptr;
-    std::optional<T> cur_;
+    mutable std::optional<T> cur_;
   };
   iterator begin() const { return iterator(this); }
   iterator end() const { return iterator(); }

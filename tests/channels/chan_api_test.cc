@@ -522,7 +522,7 @@ TEST_CASE("chan.value_needs_only_move_construction" * doctest::timeout(30)) {
   auto r = c.try_recv();
   REQUIRE(r.ok());
   int sum = r->v;
-  for (no_assign& x : c) sum += x.v;
+  for (no_assign x : c) sum += x.v;  // by value: moved out of the iterator (T&&)
   CHECK(sum == 6);
   CHECK(c.recv_for(std::chrono::milliseconds(1)).status == chan_status::closed);
 }
