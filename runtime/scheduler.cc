@@ -22,12 +22,14 @@
 #include "canal/errors.hpp"
 #include "canal/run.hpp"
 #include "runtime/park.hpp"
+#include "runtime/race_hooks.hpp"
 
 namespace canal::detail {
 
 std::atomic<scheduler*> g_sched{nullptr};
 std::atomic<bool> g_report_unobserved{true};
 std::atomic<std::int64_t> g_foreign_entries{0};
+std::atomic<race_hook> g_race_hook{nullptr};
 
 namespace {
 
@@ -225,6 +227,7 @@ void spawn(greenlet* g) {
         "canal::go: no runtime is running (spawn greenlets inside canal::run(), or from a "
         "thread while run() is active)");
   if (!s->enter()) refuse_after_main();
+  race_window(race_point::foreign_spawn_admitted);
   s->admit(g);
   s->foreign.push(g);
   s->wake_one();

@@ -21,6 +21,7 @@
 
 #include "runtime/greenlet.hpp"
 #include "runtime/park.hpp"
+#include "runtime/race_hooks.hpp"
 #include "runtime/scheduler.hpp"
 
 namespace canal::detail {
@@ -579,6 +580,7 @@ void ready(greenlet* g, bool next) noexcept {
     std::abort();
   }
   fe.sched->foreign.push(g);
+  race_window(race_point::foreign_wake_queued);
   fe.sched->wake_one();
 }
 

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "doctest/doctest.h"
+#include "runtime/race_hooks.hpp"
 #include "tests/runtime/runtime_helpers.hpp"
 #include "tests/subprocess.hpp"
 #include "tests/test_util.hpp"
@@ -505,11 +506,79 @@ TEST_CASE("defect07.thread_waking_main_races_teardown" * doctest::timeout(180)) 
   }
 }
 
+namespace {
+// A race hook that delays the thread in one window by `ms` milliseconds (tests only).
+template <canal::detail::race_point P, int Ms>
+void delay_at(canal::detail::race_point p) noexcept {
+  if (p == P) std::this_thread::sleep_for(std::chrono::milliseconds(Ms));
+}
+struct hook_scope {
+  explicit hook_scope(canal::detail::race_hook h) { canal::detail::set_race_hook(h); }
+  ~hook_scope() { canal::detail::set_race_hook(nullptr); }
+};
+}  // namespace
+
+TEST_CASE("defect07.widened_window_thread_wakes_main_then_teardown" * doctest::timeout(120)) {
+  // The same race with the window held open: the thread sleeps 3 ms after queueing main and
+  // before ringing the doorbell, while main returns and run() tears down. run() must wait for
+  // the thread to leave the scheduler (under ASan: no stack-use-after-return in wake_one).
+  hook_scope h(&delay_at<canal::detail::race_point::foreign_wake_queued, 3>);
+  for (int i = 0; i < 20; ++i) {
+    canal::chan<int> c(0);
+    std::thread t;
+    canal::run(
+        [&] {
+          t = std::thread([c] { c.send(1); });
+          (void)c.recv();
+        },
+        canal::options{.workers = 1 + static_cast<std::size_t>(i % 2)});
+    t.join();
+    canal::task<void> victim;
+    std::atomic<bool> parked{false};
+    canal::run(
+        [&] {
+          victim = canal::go([&] {
+            parked.store(true);
+            canal::this_task::sleep_for(1h);
+          });
+          while (!parked.load()) canal::this_task::yield();
+          t = std::thread([victim] { victim.kill(); });
+          victim.join();
+        },
+        canal::options{.workers = 1 + static_cast<std::size_t>(i % 2)});
+    t.join();
+    CHECK(victim.ready());
+  }
+}
+
+TEST_CASE("defect08.widened_window_spawn_admitted_as_main_ends" * doctest::timeout(120)) {
+  // The spawning thread sleeps 2 ms between admission and queueing while main returns: the
+  // admitted greenlet must still finish (it used to be pushed into a stopping runtime and lost).
+  hook_scope h(&delay_at<canal::detail::race_point::foreign_spawn_admitted, 2>);
+  for (int round = 0; round < 10; ++round) {
+    std::atomic<bool> stop{false};
+    std::vector<canal::task<void>> accepted;
+    std::thread spammer([&] {
+      while (!stop.load()) {
+        try {
+          accepted.push_back(canal::go([] {}));
+        } catch (const canal::error&) {
+        }
+      }
+    });
+    canal::run([] { canal::this_task::sleep_for(1ms); },
+               canal::options{.workers = 1 + static_cast<std::size_t>(round % 2)});
+    stop.store(true);
+    spammer.join();
+    for (auto& t : accepted) REQUIRE(t.wait_for(5s));
+  }
+}
+
 TEST_CASE("defect08.spawn_from_thread_as_the_last_greenlet_finishes" * doctest::timeout(180)) {
   // Every go() that succeeds yields a greenlet that finishes (runs or is cancelled): none is
   // pushed into a stopping runtime and lost (join() hung before the fix).
   // The race window is nanoseconds wide: many short runs, two spamming threads.
-  for (int round = 0; round < 300; ++round) {
+  for (int round = 0; round < 100; ++round) {
     std::atomic<bool> stop{false};
     std::vector<canal::task<void>> accepted[2];
     std::thread spammers[2];
