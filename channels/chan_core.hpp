@@ -30,7 +30,7 @@ class chan_core {
   chan_core(std::size_t cap, const elem_ops* ops, unsigned char* buf) noexcept
       : ops_(ops), cap_(cap), buf_(buf) {}
 
-  spinlock lock_;
+  spinlock lock_{lock_rank::channel};
   std::atomic<std::uint32_t> refs_{1};
   const elem_ops* ops_;
   const std::size_t cap_;

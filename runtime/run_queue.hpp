@@ -122,7 +122,7 @@ class global_fifo {
   }
 
  private:
-  spinlock lock_;
+  spinlock lock_{lock_rank::run_fifo};
   greenlet* head_ = nullptr;
   greenlet* tail_ = nullptr;
   std::atomic<std::size_t> size_{0};
@@ -163,7 +163,7 @@ class dispatch_stack {
   std::size_t size() const noexcept { return size_.load(std::memory_order_acquire); }
 
  private:
-  spinlock lock_;
+  spinlock lock_{lock_rank::dispatch_stack};
   greenlet* top_ = nullptr;
   greenlet* bottom_ = nullptr;
   std::atomic<std::size_t> size_{0};

@@ -103,7 +103,7 @@ void stack_pool::map_slab() {
 }
 
 stack_block* stack_pool::get() {
-  std::lock_guard<std::mutex> lk(mu_);
+  std::lock_guard<ranked_mutex> lk(mu_);
   if (!free_) map_slab();
   stack_block* b = free_;
   free_ = b->next;
@@ -111,7 +111,7 @@ stack_block* stack_pool::get() {
 }
 
 void stack_pool::put_many(stack_block* head, stack_block* tail) noexcept {
-  std::lock_guard<std::mutex> lk(mu_);
+  std::lock_guard<ranked_mutex> lk(mu_);
   tail->next = free_;
   free_ = head;
 }

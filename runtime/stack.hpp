@@ -13,8 +13,9 @@
 #pragma once
 
 #include <cstddef>
-#include <mutex>
 #include <vector>
+
+#include "runtime/lock_order.hpp"
 
 namespace canal::detail {
 
@@ -45,7 +46,7 @@ class stack_pool {
 
  private:
   void map_slab();
-  std::mutex mu_;
+  ranked_mutex mu_{lock_rank::stack_pool};
   stack_block* free_ = nullptr;
   std::vector<std::pair<void*, std::size_t>> slabs_;
   std::size_t requested_;

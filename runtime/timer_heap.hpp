@@ -48,7 +48,7 @@ class timer_heap {
   void publish() noexcept {
     earliest_.store(h_.empty() ? INT64_MAX : h_[0]->deadline, std::memory_order_release);
   }
-  spinlock lock_;
+  spinlock lock_{lock_rank::timer_heap};
   std::vector<timer_node*> h_;
   std::atomic<std::int64_t> earliest_{INT64_MAX};
 };

@@ -66,7 +66,7 @@ struct worker {
   local_ring ring;      // owner pushes/pops, thieves steal
   dispatch_stack dstack;  // suspended launch::dispatch spawners: owner LIFO, thieves oldest
   timer_heap timers;    // owner adds and fires, anyone cancels
-  spinlock reg_lock;    // guards the registry list below
+  spinlock reg_lock{lock_rank::registry};  // guards the registry list below
   greenlet* reg_head = nullptr;
   bool in_idle_list = false;  // guarded by scheduler::idle_lock
   // Bumped by the owner at every switch to a greenlet; a thief that sees it unchanged for
