@@ -15,6 +15,7 @@
 #include <cstddef>
 #include <vector>
 
+#include "canal/detail/check.hpp"
 #include "runtime/lock_order.hpp"
 
 namespace canal::detail {
@@ -48,6 +49,11 @@ class stack_pool {
   void map_slab();
   ranked_mutex mu_{lock_rank::stack_pool};
   stack_block* free_ = nullptr;
+#if CANAL_DCHECK_IS_ON
+  // Under mu_: stacks on free_, and stacks ever mapped. Every stack is back when the pool dies.
+  std::size_t nfree_ = 0;
+  std::size_t nmapped_ = 0;
+#endif
   std::vector<std::pair<void*, std::size_t>> slabs_;
   std::size_t requested_;
   std::size_t usable_;
@@ -61,6 +67,7 @@ class stack_cache {
  public:
   static constexpr std::size_t max_cached = 64;
   stack_block* get(stack_pool& pool) {
+    CANAL_DCHECK((head_ == nullptr) == (n_ == 0), "stack_cache: n_ counts the cached stacks");
     if (stack_block* s = head_) {
       head_ = s->next;
       --n_;
@@ -69,6 +76,8 @@ class stack_cache {
     return pool.get();
   }
   void put(stack_pool& pool, stack_block* s) noexcept {
+    CANAL_DCHECK(s != nullptr && s != head_, "stack_cache: a stack is returned once");
+    CANAL_DCHECK(n_ <= max_cached, "stack_cache: at most max_cached stacks between calls");
     s->next = head_;
     head_ = s;
     if (++n_ > max_cached) flush_half(pool);
