@@ -1,11 +1,9 @@
 // worker.hpp: one worker OS thread: its run queues, timers, stack cache, hub, and the switch
 // logic that moves between greenlets and its scheduler loop.
 //
-// Lock order (runtime/lock_order.hpp has the full list):
-//   channel / join locks  <  worker::reg_lock  <  timer_heap lock  <  global_fifo lock
-//   <  scheduler::idle_lock.
-// A greenlet may hold channel locks across its switch-out; they are released by the next
-// context in run_pending(), never by another thread.
+// Lock order: canal/detail/lock_rank.hpp (checked in DCHECK builds). A greenlet may hold
+// channel or join locks across its switch-out; they are released by the next context on the
+// same thread in run_pending(), never by another thread.
 #pragma once
 
 #include <atomic>
