@@ -46,7 +46,9 @@ chan_status chan_send(chan_core* c, void* v, std::int64_t deadline) {
   if (!c) return park_nil(deadline);
   parker* to_wake = nullptr;
   c->lock_.lock();
-  switch (c->try_send_locked(v, &to_wake)) {
+  const chan_core::attempt a = c->try_send_locked(v, &to_wake);
+  c->check_locked();
+  switch (a) {
     case chan_core::attempt::done:
       c->lock_.unlock();
       if (to_wake) wake(to_wake, true);
@@ -68,16 +70,22 @@ chan_status chan_send(chan_core* c, void* v, std::int64_t deadline) {
   e.epoch = t.epoch;
   e.value = v;
   wq_push(c->sendq_, &e);
+  c->check_locked();
   spinlock* l = &c->lock_;
   const std::uint32_t tok = block(t, &l, 1, deadline, "chan send");
   if (tok >= parker::tok_signal) {
+    CANAL_DCHECK(!e.linked, "chan_core: the claimant unlinked the entry it completed");
     if (e.ok) return chan_status::ok;
     if (deadline == block_forever)
       throw channel_closed("canal::chan::send: channel closed while the sender waited");
     return chan_status::closed;
   }
+  CANAL_DCHECK(tok == parker::tok_timeout || tok == parker::tok_cancel,
+               "chan_core: a wait on one channel ends by a signal, a timeout or a cancel");
   c->lock_.lock();
   wq_remove(c->sendq_, &e);
+  CANAL_DCHECK(!e.linked, "chan_core: a waiter's entry is unlinked before its operation returns");
+  c->check_locked();
   c->lock_.unlock();
   if (tok == parker::tok_cancel) throw_cancelled();
   return chan_status::timeout;
@@ -87,7 +95,9 @@ chan_status chan_recv(chan_core* c, void* out, std::int64_t deadline) {
   if (!c) return park_nil(deadline);
   parker* to_wake = nullptr;
   c->lock_.lock();
-  switch (c->try_recv_locked(out, &to_wake)) {
+  const chan_core::attempt a = c->try_recv_locked(out, &to_wake);
+  c->check_locked();
+  switch (a) {
     case chan_core::attempt::done:
       c->lock_.unlock();
       if (to_wake) wake(to_wake, true);
@@ -108,11 +118,19 @@ chan_status chan_recv(chan_core* c, void* out, std::int64_t deadline) {
   e.epoch = t.epoch;
   e.value = out;
   wq_push(c->recvq_, &e);
+  c->check_locked();
   spinlock* l = &c->lock_;
   const std::uint32_t tok = block(t, &l, 1, deadline, "chan receive");
-  if (tok >= parker::tok_signal) return e.ok ? chan_status::ok : chan_status::closed;
+  if (tok >= parker::tok_signal) {
+    CANAL_DCHECK(!e.linked, "chan_core: the claimant unlinked the entry it completed");
+    return e.ok ? chan_status::ok : chan_status::closed;
+  }
+  CANAL_DCHECK(tok == parker::tok_timeout || tok == parker::tok_cancel,
+               "chan_core: a wait on one channel ends by a signal, a timeout or a cancel");
   c->lock_.lock();
   wq_remove(c->recvq_, &e);
+  CANAL_DCHECK(!e.linked, "chan_core: a waiter's entry is unlinked before its operation returns");
+  c->check_locked();
   c->lock_.unlock();
   if (tok == parker::tok_cancel) throw_cancelled();
   return chan_status::timeout;
@@ -136,6 +154,7 @@ void chan_close(chan_core* c) {
       }
     }
   }
+  c->check_locked();
   c->lock_.unlock();
   // Wake in queue order (the list is reversed; reverse it back).
   wait_entry* ordered = nullptr;
@@ -156,6 +175,7 @@ std::size_t chan_size(const chan_core* c) noexcept {
   if (!c) return 0;
   auto* m = const_cast<chan_core*>(c);
   std::lock_guard<spinlock> lk(m->lock_);
+  m->check_locked();
   return m->count_;
 }
 

@@ -1,17 +1,22 @@
 // chan_core.hpp: the type-erased channel (Go's hchan) shared by chan<T> and select.
 //
-// Invariants (under lock_):
-//   - count_ <= cap_; the buffer holds count_ live values starting at head_.
-//   - count_ > 0 implies recvq_ has no claimable entry; count_ < cap_ implies sendq_ has no
-//     claimable entry (a waiter is queued only when it could not proceed, and every operation
-//     that changes count_ first serves the opposite queue).
+// Invariants (under lock_; check_locked() checks them in DCHECK builds after every locked
+// operation of chan_core.cc and select.cc):
+//   - count_ <= cap_; the buffer holds count_ live values starting at head_ (head_ < cap_).
+//   - count_ > 0 implies recvq_ is empty; count_ < cap_ implies sendq_ is empty. A waiter is
+//     queued only when it could not proceed, and every operation that changes count_ first
+//     pops the opposite queue until it claims an entry or the queue is empty: a sender that
+//     buffers has emptied recvq_, a receiver that frees a slot has emptied sendq_.
 //   - recvq_ and sendq_ hold entries of parked parties; an entry may be stale (its select was
-//     already won elsewhere): try_claim() fails on it and it is dropped from the queue.
+//     already won elsewhere, its wait timed out): try_claim() fails on it and it is dropped
+//     from the queue. Never both queues with claimable entries of different parties (they
+//     would have been matched): only a select waiting to send and to receive on the same
+//     channel has claimable entries in both.
 //   - after closed_ is set both queues are empty and stay empty.
 //
-// Lock order: chan_core locks are taken in increasing address order when several are needed
-// (select); a chan_core lock is above every runtime lock (runtime/lock_order.hpp). wake() is
-// called only after unlocking.
+// Lock order: chan_core::lock_ is the lowest rank, taken before every runtime lock (the park
+// path takes runtime locks while it is held); several only in select, in increasing address
+// order. The list: canal/detail/lock_rank.hpp. wake() is called only after unlocking.
 #pragma once
 
 #include <atomic>
@@ -20,6 +25,7 @@
 #include <cstring>
 
 #include "canal/detail/chan_api.hpp"
+#include "canal/detail/check.hpp"
 #include "canal/detail/spinlock.hpp"
 #include "runtime/park.hpp"
 
@@ -30,7 +36,7 @@ class chan_core {
   chan_core(std::size_t cap, const elem_ops* ops, unsigned char* buf) noexcept
       : ops_(ops), cap_(cap), buf_(buf) {}
 
-  spinlock lock_;
+  spinlock lock_{lock_rank::channel};
   std::atomic<std::uint32_t> refs_{1};
   const elem_ops* ops_;
   const std::size_t cap_;
@@ -62,6 +68,21 @@ class chan_core {
   }
   void destroy(void* p) const noexcept {
     if (!ops_->trivial) ops_->destroy(p);
+  }
+
+  // check_locked(): the invariants above (DCHECK builds; nothing otherwise). lock_ held.
+  void check_locked() const noexcept {
+    CANAL_DCHECK(count_ <= cap_, "chan_core: count_ <= cap_");
+    CANAL_DCHECK(cap_ == 0 ? head_ == 0 : head_ < cap_, "chan_core: head_ indexes the buffer");
+    CANAL_DCHECK(count_ == 0 || wq_empty(recvq_),
+                 "chan_core: a channel with buffered values has no waiting receivers");
+    CANAL_DCHECK(count_ == cap_ || wq_empty(sendq_),
+                 "chan_core: a buffered channel with free slots has no waiting senders");
+    CANAL_DCHECK(!closed_ || (wq_empty(recvq_) && wq_empty(sendq_)),
+                 "chan_core: a closed channel has no waiters");
+    CANAL_DCHECK(claimable_on_one_side(),
+                 "chan_core: claimable senders and receivers of different parties are never "
+                 "both parked (only one select may wait on both sides)");
   }
 
   // Outcome of trying an operation with the lock held.
@@ -118,6 +139,31 @@ class chan_core {
     }
     if (closed_) return attempt::closed;
     return attempt::not_ready;
+  }
+
+ private:
+  static bool claimable(const wait_entry* e) noexcept {
+    return e->p->word.load(std::memory_order_relaxed) == pk_word(e->epoch, parker::tok_open);
+  }
+  // For check_locked(): false when both queues hold claimable entries and those entries belong
+  // to more than one parker. Looks at the first 64 entries of each queue, and only when both
+  // are non-empty (rare: stale entries or a select on both sides). Claimability only ever goes
+  // from yes to no (a parker never reopens an old epoch), so what it sees held at once.
+  bool claimable_on_one_side() const noexcept {
+    if (wq_empty(recvq_) || wq_empty(sendq_)) return true;
+    const parker* only = nullptr;
+    bool mixed = false, in_recv = false, in_send = false;
+    auto scan = [&](const wait_queue& q, bool& seen) {
+      std::size_t k = 0;
+      for (const wait_entry* e = q.head; e && k < 64; e = e->next, ++k) {
+        if (!claimable(e)) continue;
+        seen = true;
+        if (!only) only = e->p; else if (e->p != only) mixed = true;
+      }
+    };
+    scan(recvq_, in_recv);
+    scan(sendq_, in_send);
+    return !(in_recv && in_send && mixed);
   }
 };
 

@@ -16,6 +16,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "canal/detail/check.hpp"
 #include "canal/errors.hpp"
 #include "channels/chan_core.hpp"
 
@@ -51,6 +52,27 @@ struct scratch {
   std::vector<T> heap_;
   T* data_;
 };
+
+// For the pass invariants below (evaluated in DCHECK builds only).
+[[maybe_unused]] bool strictly_increasing(spinlock* const* locks, std::size_t n) noexcept {
+  for (std::size_t i = 1; i < n; ++i)
+    if (!(locks[i - 1] < locks[i])) return false;
+  return true;
+}
+[[maybe_unused]] bool entries_linked(const select_case* cases, const wait_entry* entries,
+                                     std::size_t n, bool linked) noexcept {
+  for (std::size_t i = 0; i < n; ++i)
+    if (cases[i].c && entries[i].linked != linked) return false;
+  return true;
+}
+
+// check_locked() on every channel of the select (their locks held).
+void check_channels([[maybe_unused]] chan_core* const* chans,
+                    [[maybe_unused]] std::size_t n) noexcept {
+#if CANAL_DCHECK_IS_ON
+  for (std::size_t i = 0; i < n; ++i) chans[i]->check_locked();
+#endif
+}
 
 struct lock_set {
   spinlock** locks;
@@ -88,6 +110,8 @@ std::size_t select_impl(select_case* cases, std::size_t n, bool has_default,
 
   scratch<spinlock*, 16> locks(nchan);
   for (std::size_t i = 0; i < nchan; ++i) locks[i] = &chans[i]->lock_;
+  CANAL_DCHECK(strictly_increasing(locks.data(), nchan),
+               "select: channel locks are taken in increasing address order, each once");
   lock_set ls{locks.data(), nchan};
 
   // Random poll order (Fisher-Yates).
@@ -111,6 +135,7 @@ std::size_t select_impl(select_case* cases, std::size_t n, bool has_default,
     chan_core::attempt a = sc.is_send ? sc.c->try_send_locked(sc.buf, &to_wake)
                                       : sc.c->try_recv_locked(sc.buf, &to_wake);
     if (a == chan_core::attempt::not_ready) continue;
+    sc.c->check_locked();
     ls.unlock();
     if (sc.is_send && a == chan_core::attempt::closed)
       throw channel_closed("canal::select: send on closed channel");
@@ -118,6 +143,7 @@ std::size_t select_impl(select_case* cases, std::size_t n, bool has_default,
     *recv_ok = (a == chan_core::attempt::done);
     return i;
   }
+  check_channels(chans.data(), nchan);
   if (has_default) {
     ls.unlock();
     return n;
@@ -137,7 +163,16 @@ std::size_t select_impl(select_case* cases, std::size_t n, bool has_default,
     e.value = sc.buf;
     wq_push(sc.is_send ? sc.c->sendq_ : sc.c->recvq_, &e);
   }
+  CANAL_DCHECK(entries_linked(cases, entries.data(), n, true),
+               "select pass 2: one linked entry per non-nil case");
+  check_channels(chans.data(), nchan);
   const std::uint32_t tok = block(t, locks.data(), nchan, deadline, "select");
+  CANAL_DCHECK(tok == parker::tok_cancel || (tok == parker::tok_timeout && deadline != block_forever) ||
+                   (tok >= parker::tok_signal && tok - parker::tok_signal < n &&
+                    cases[tok - parker::tok_signal].c != nullptr),
+               "select: woken by a cancel, its deadline, or the claimant of one of its cases");
+  CANAL_DCHECK(tok < parker::tok_signal || !entries[tok - parker::tok_signal].linked,
+               "select: the claimant unlinked the entry of the case it completed");
 
   // ---- pass 3
   ls.lock();
@@ -145,6 +180,9 @@ std::size_t select_impl(select_case* cases, std::size_t n, bool has_default,
     select_case& sc = cases[i];
     if (sc.c) wq_remove(sc.is_send ? sc.c->sendq_ : sc.c->recvq_, &entries[i]);
   }
+  CANAL_DCHECK(entries_linked(cases, entries.data(), n, false),
+               "select pass 3: every entry is unlinked before select returns");
+  check_channels(chans.data(), nchan);
   ls.unlock();
 
   if (tok == parker::tok_cancel) throw_cancelled();

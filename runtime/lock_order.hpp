@@ -1,21 +1,58 @@
-// lock_order.hpp: the lock ranks of canal, lowest (taken first) to highest. A thread holding a
-// lock of rank r may only take locks of rank > r. There is no lock-order checker yet; this list
-// is the reference for reviews (runtime/DESIGN.md, "locks").
-//
-//   1. chan_core::lock_          (several at once only in select: increasing address order)
-//      greenlet::join_lock_      (never together with a channel lock)
-//   2. worker::reg_lock          (registry of live greenlets; kill() runs under it at shutdown)
-//   3. timer_heap lock           (a worker's deadlines)
-//   4. global_fifo lock          (run-queue overflow)
-//      dispatch_stack lock       (a worker's suspended launch::dispatch spawners; a leaf: popped
-//                                 in pick_local() while a parking greenlet's rank-1 locks are
-//                                 still held, nothing is taken under it)
-//   5. scheduler::idle_lock      (sleeping workers)
-//   6. stack_pool::mu_           (slab allocation; a std::mutex, never held across a switch)
-//   7. block_depot lock          (control-block arena; a leaf, taken by block_alloc/block_free)
-//
-// Locks of ranks 1 may be held across a greenlet switch (park): they are then released by the
-// next context on the same thread in worker::run_pending(). No other lock is ever held across a
-// switch, and wake()/ready() are never called with a rank-1 lock held except through
-// scheduler::begin_shutdown (rank 2, which takes ranks 3-5 inside).
+// lock_order.hpp: ranked locks for runtime/. The lock order itself (every rank, lowest first,
+// and why each sits where it does) is the enum in canal/detail/lock_rank.hpp; the spinlock in
+// canal/detail/spinlock.hpp carries a rank. This header adds ranked_mutex: a std::mutex with
+// a rank, for locks whose critical section may block in the kernel (stack_pool maps slabs).
+// With CANAL_DCHECKS=1 its lock()/try_lock()/unlock() report to the lock-order checker like a
+// spinlock's; without, it is a std::mutex and nothing else.
 #pragma once
+
+#include <mutex>
+
+#include "canal/detail/check.hpp"
+#include "canal/detail/lock_rank.hpp"
+
+namespace canal::detail {
+
+class ranked_mutex {
+ public:
+  explicit ranked_mutex([[maybe_unused]] lock_rank rank) noexcept
+#if CANAL_DCHECK_IS_ON
+      : rank_(rank)
+#endif
+  {
+  }
+  ranked_mutex(const ranked_mutex&) = delete;
+  ranked_mutex& operator=(const ranked_mutex&) = delete;
+
+  void lock() {
+#if CANAL_DCHECK_IS_ON
+    lock_order_acquire(rank_, this);  // before blocking: report rather than deadlock
+#endif
+    mu_.lock();
+  }
+  bool try_lock() {
+    const bool got = mu_.try_lock();
+#if CANAL_DCHECK_IS_ON
+    if (got) lock_order_record(rank_, this);
+#endif
+    return got;
+  }
+  void unlock() {
+#if CANAL_DCHECK_IS_ON
+    lock_order_release(rank_, this);
+#endif
+    mu_.unlock();
+  }
+
+ private:
+  std::mutex mu_;
+#if CANAL_DCHECK_IS_ON
+  lock_rank rank_;
+#endif
+};
+
+#if !CANAL_DCHECK_IS_ON
+static_assert(sizeof(ranked_mutex) == sizeof(std::mutex));
+#endif
+
+}  // namespace canal::detail

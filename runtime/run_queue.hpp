@@ -12,12 +12,18 @@
 //                their worker to a child spawned with launch::dispatch. The owner pushes and
 //                pops the top (innermost spawner first, so nested fan-outs run depth first);
 //                thieves take the bottom (the oldest continuation, Cilk's work-first order).
+//
+// greenlet::next_ means something only while the greenlet is on one of the intrusive lists:
+// pop_into() hands greenlets to a ring with next_ still pointing at their old successor, so a
+// pushed greenlet's next_ may be stale (push() re-initialises it). The lists' shapes are checked
+// under their locks in DCHECK builds (check_locked()).
 #pragma once
 
 #include <atomic>
 #include <cstdint>
 #include <mutex>
 
+#include "canal/detail/check.hpp"
 #include "canal/detail/greenlet.hpp"
 #include "canal/detail/spinlock.hpp"
 
@@ -31,6 +37,8 @@ class local_ring {
   bool push(greenlet* g) noexcept {
     const std::uint32_t h = head_.load(std::memory_order_acquire);
     const std::uint32_t t = tail_.load(std::memory_order_relaxed);
+    CANAL_DCHECK(t - h <= capacity, "local_ring: never more than capacity greenlets");
+    CANAL_DCHECK(g != nullptr, "local_ring: pushes a greenlet");
     if (t - h >= capacity) return false;
     buf_[t % capacity].store(g, std::memory_order_relaxed);
     tail_.store(t + 1, std::memory_order_release);
@@ -60,6 +68,7 @@ class local_ring {
   // already hold some greenlets: at most its free space moves). Returns how many moved.
   std::uint32_t steal_into(local_ring& dst) noexcept {
     const std::uint32_t dt = dst.tail_.load(std::memory_order_relaxed);
+    CANAL_DCHECK(&dst != this, "local_ring::steal_into: a ring cannot steal from itself");
     const std::uint32_t room = capacity - (dt - dst.head_.load(std::memory_order_acquire));
     for (;;) {
       std::uint32_t h = head_.load(std::memory_order_acquire);
@@ -74,6 +83,7 @@ class local_ring {
                                             std::memory_order_relaxed);
       if (head_.compare_exchange_weak(h, h + n, std::memory_order_acq_rel,
                                       std::memory_order_acquire)) {
+        CANAL_DCHECK(n <= capacity / 2, "local_ring::steal_into: takes at most half a ring");
         dst.tail_.store(dt + n, std::memory_order_release);
         return n;
       }
@@ -90,6 +100,8 @@ class global_fifo {
  public:
   void push(greenlet* g) noexcept {
     std::lock_guard<spinlock> lk(lock_);
+    check_locked();
+    CANAL_DCHECK(g != nullptr && g != tail_, "global_fifo: a greenlet is queued at most once");
     g->next_ = nullptr;
     if (tail_) tail_->next_ = g; else head_ = g;
     tail_ = g;
@@ -99,6 +111,7 @@ class global_fifo {
   greenlet* pop_into(local_ring& ring, std::uint32_t max) noexcept {
     if (size_.load(std::memory_order_acquire) == 0) return nullptr;
     std::lock_guard<spinlock> lk(lock_);
+    check_locked();
     greenlet* first = head_;
     if (!first) return nullptr;
     head_ = first->next_;
@@ -108,6 +121,8 @@ class global_fifo {
       ++taken;
     }
     if (!head_) tail_ = nullptr;
+    CANAL_DCHECK(taken <= size_.load(std::memory_order_relaxed),
+                 "global_fifo: size_ counts the list");
     size_.fetch_sub(taken, std::memory_order_release);
     return first;
   }
@@ -115,6 +130,7 @@ class global_fifo {
   greenlet* pop_one() noexcept {
     if (size_.load(std::memory_order_acquire) == 0) return nullptr;
     std::lock_guard<spinlock> lk(lock_);
+    check_locked();
     greenlet* g = head_;
     if (!g) return nullptr;
     head_ = g->next_;
@@ -124,7 +140,15 @@ class global_fifo {
   }
 
  private:
-  spinlock lock_;
+  // The list's shape (lock_ held; DCHECK builds). size_ changes only under lock_.
+  void check_locked() const noexcept {
+    CANAL_DCHECK((head_ == nullptr) == (tail_ == nullptr), "global_fifo: head_ and tail_ agree");
+    CANAL_DCHECK((head_ == nullptr) == (size_.load(std::memory_order_relaxed) == 0),
+                 "global_fifo: size_ counts the list");
+    CANAL_DCHECK(tail_ == nullptr || tail_->next_ == nullptr, "global_fifo: the tail ends it");
+  }
+
+  spinlock lock_{lock_rank::run_fifo};
   greenlet* head_ = nullptr;
   greenlet* tail_ = nullptr;
   std::atomic<std::size_t> size_{0};
@@ -134,6 +158,8 @@ class dispatch_stack {
  public:
   void push(greenlet* g) noexcept {
     std::lock_guard<spinlock> lk(lock_);
+    check_locked();
+    CANAL_DCHECK(g != nullptr && g != top_, "dispatch_stack: a greenlet is stacked at most once");
     g->prev_ = nullptr;
     g->next_ = top_;
     if (top_) top_->prev_ = g; else bottom_ = g;
@@ -143,6 +169,7 @@ class dispatch_stack {
   greenlet* pop_top() noexcept {
     if (size_.load(std::memory_order_acquire) == 0) return nullptr;
     std::lock_guard<spinlock> lk(lock_);
+    check_locked();
     greenlet* g = top_;
     if (!g) return nullptr;
     top_ = g->next_;
@@ -154,6 +181,7 @@ class dispatch_stack {
   greenlet* steal_bottom() noexcept {
     if (size_.load(std::memory_order_acquire) == 0) return nullptr;
     std::lock_guard<spinlock> lk(lock_);
+    check_locked();
     greenlet* g = bottom_;
     if (!g) return nullptr;
     bottom_ = g->prev_;
@@ -165,7 +193,17 @@ class dispatch_stack {
   std::size_t size() const noexcept { return size_.load(std::memory_order_acquire); }
 
  private:
-  spinlock lock_;
+  // The list's shape (lock_ held; DCHECK builds). size_ changes only under lock_.
+  void check_locked() const noexcept {
+    CANAL_DCHECK((top_ == nullptr) == (bottom_ == nullptr), "dispatch_stack: top_/bottom_ agree");
+    CANAL_DCHECK((top_ == nullptr) == (size_.load(std::memory_order_relaxed) == 0),
+                 "dispatch_stack: size_ counts the list");
+    CANAL_DCHECK(top_ == nullptr || top_->prev_ == nullptr, "dispatch_stack: nothing above top_");
+    CANAL_DCHECK(bottom_ == nullptr || bottom_->next_ == nullptr,
+                 "dispatch_stack: nothing below bottom_");
+  }
+
+  spinlock lock_{lock_rank::dispatch_stack};
   greenlet* top_ = nullptr;
   greenlet* bottom_ = nullptr;
   std::atomic<std::size_t> size_{0};

@@ -48,7 +48,7 @@ struct scheduler {
 
   // Idle workers sleeping in their hubs. nidle/nspinning are read without the lock by
   // wake_one()'s fast path (Dekker pairing with idle_sleep(): both sides fence seq_cst).
-  spinlock idle_lock;
+  spinlock idle_lock{lock_rank::idle};
   std::vector<worker*> idle;
   std::atomic<int> nidle{0};
   std::atomic<int> nspinning{0};

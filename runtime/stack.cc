@@ -69,6 +69,10 @@ stack_pool::stack_pool(std::size_t usable_bytes) {
 }
 
 stack_pool::~stack_pool() {
+#if CANAL_DCHECK_IS_ON
+  CANAL_DCHECK(nfree_ == nmapped_,
+               "stack_pool: every stack is back in the pool when the runtime ends");
+#endif
   for (auto& [p, n] : slabs_) munmap(p, n);
 }
 
@@ -99,23 +103,46 @@ void stack_pool::map_slab() {
     b->next = free_;
     free_ = b;
   }
+#if CANAL_DCHECK_IS_ON
+  nfree_ += per;
+  nmapped_ += per;
+#endif
 }
 
 stack_block* stack_pool::get() {
-  std::lock_guard<std::mutex> lk(mu_);
+  std::lock_guard<ranked_mutex> lk(mu_);
   if (!free_) map_slab();
   stack_block* b = free_;
   free_ = b->next;
+#if CANAL_DCHECK_IS_ON
+  CANAL_DCHECK(nfree_ > 0 && nfree_ <= nmapped_, "stack_pool: nfree_ counts the free list");
+  --nfree_;
+  CANAL_DCHECK((free_ == nullptr) == (nfree_ == 0), "stack_pool: nfree_ counts the free list");
+#endif
+  CANAL_DCHECK(b->requested == requested_ && b->usable + page_ <= slot_,
+               "stack_pool: a free stack is one of this pool's slots");
   return b;
 }
 
 void stack_pool::put_many(stack_block* head, stack_block* tail) noexcept {
-  std::lock_guard<std::mutex> lk(mu_);
+#if CANAL_DCHECK_IS_ON
+  std::size_t n = 1;
+  for (stack_block* s = head; s != tail; s = s->next) {
+    CANAL_DCHECK(s != nullptr, "stack_pool::put_many: tail is reachable from head");
+    ++n;
+  }
+#endif
+  std::lock_guard<ranked_mutex> lk(mu_);
   tail->next = free_;
   free_ = head;
+#if CANAL_DCHECK_IS_ON
+  nfree_ += n;
+  CANAL_DCHECK(nfree_ <= nmapped_, "stack_pool: no more stacks come back than were mapped");
+#endif
 }
 
 void stack_cache::flush_half(stack_pool& pool) noexcept {
+  CANAL_DCHECK(n_ == max_cached + 1, "stack_cache: flushed when it holds one more than it keeps");
   std::size_t keep = max_cached / 2;
   stack_block* s = head_;
   for (std::size_t i = 1; i < keep; ++i) s = s->next;
@@ -128,8 +155,14 @@ void stack_cache::flush_half(stack_pool& pool) noexcept {
 }
 
 void stack_cache::flush_all(stack_pool& pool) noexcept {
+  CANAL_DCHECK((head_ == nullptr) == (n_ == 0), "stack_cache: n_ counts the cached stacks");
   if (!head_) return;
   stack_block* tail = head_;
+#if CANAL_DCHECK_IS_ON
+  std::size_t n = 1;
+  for (stack_block* s = head_; s->next; s = s->next) ++n;
+  CANAL_DCHECK(n == n_, "stack_cache: n_ counts the cached stacks");
+#endif
   while (tail->next) tail = tail->next;
   pool.put_many(head_, tail);
   head_ = nullptr;

@@ -13,8 +13,10 @@
 #pragma once
 
 #include <cstddef>
-#include <mutex>
 #include <vector>
+
+#include "canal/detail/check.hpp"
+#include "runtime/lock_order.hpp"
 
 namespace canal::detail {
 
@@ -44,8 +46,13 @@ class stack_pool {
 
  private:
   void map_slab();
-  std::mutex mu_;
+  ranked_mutex mu_{lock_rank::stack_pool};
   stack_block* free_ = nullptr;
+#if CANAL_DCHECK_IS_ON
+  // Under mu_: stacks on free_, and stacks ever mapped. Every stack is back when the pool dies.
+  std::size_t nfree_ = 0;
+  std::size_t nmapped_ = 0;
+#endif
   std::vector<std::pair<void*, std::size_t>> slabs_;
   std::size_t requested_;  // the configured stack size, copied into every stack_block
   std::size_t slot_;       // guard page + stack + header, a whole number of pages
@@ -58,6 +65,7 @@ class stack_cache {
  public:
   static constexpr std::size_t max_cached = 64;
   stack_block* get(stack_pool& pool) {
+    CANAL_DCHECK((head_ == nullptr) == (n_ == 0), "stack_cache: n_ counts the cached stacks");
     if (stack_block* s = head_) {
       head_ = s->next;
       --n_;
@@ -66,6 +74,8 @@ class stack_cache {
     return pool.get();
   }
   void put(stack_pool& pool, stack_block* s) noexcept {
+    CANAL_DCHECK(s != nullptr && s != head_, "stack_cache: a stack is returned once");
+    CANAL_DCHECK(n_ <= max_cached, "stack_cache: at most max_cached stacks between calls");
     s->next = head_;
     head_ = s;
     if (++n_ > max_cached) flush_half(pool);

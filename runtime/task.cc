@@ -213,7 +213,7 @@ struct block_list {
 struct block_depot {
   static constexpr std::size_t chunk_bytes = 256 * 1024;
   static constexpr std::size_t refill = 64;
-  spinlock lock;
+  spinlock lock{lock_rank::block_depot};
   block_list lists[block_classes];
   char* cur = nullptr;
   char* end = nullptr;

@@ -63,7 +63,7 @@ class timer_heap {
   void publish() noexcept {
     earliest_.store(root_ ? root_->deadline : INT64_MAX, std::memory_order_release);
   }
-  spinlock lock_;
+  spinlock lock_{lock_rank::timer_heap};
   timer_node* root_ = nullptr;
   std::atomic<std::size_t> size_{0};
   std::atomic<std::int64_t> earliest_{INT64_MAX};

@@ -1,9 +1,9 @@
 // worker.hpp: one worker OS thread: its run queues, timers, stack cache, hub, and the switch
 // logic that moves between greenlets and its scheduler loop.
 //
-// Lock order: runtime/lock_order.hpp.
-// A greenlet may hold channel locks across its switch-out; they are released by the next
-// context in run_pending(), never by another thread.
+// Lock order: canal/detail/lock_rank.hpp (checked in DCHECK builds). A greenlet may hold
+// channel or join locks across its switch-out; they are released by the next context on the
+// same thread in run_pending(), never by another thread.
 #pragma once
 
 #include <atomic>
@@ -68,7 +68,7 @@ struct worker {
   local_ring ring;      // owner pushes/pops, thieves steal
   dispatch_stack dstack;  // suspended launch::dispatch spawners: owner LIFO, thieves oldest
   timer_heap timers;    // owner adds and fires, anyone cancels
-  spinlock reg_lock;    // guards the registry list below
+  spinlock reg_lock{lock_rank::registry};  // guards the registry list below
   greenlet* reg_head = nullptr;
   bool in_idle_list = false;  // guarded by scheduler::idle_lock
   // Bumped by the owner at every switch to a greenlet; a thief that sees it unchanged for

@@ -47,7 +47,7 @@ class child_set {
   std::size_t live() const noexcept;
 
  private:
-  mutable spinlock lk_;
+  mutable spinlock lk_{detail::lock_rank::sync};
   std::vector<greenlet*> kids_;  // under lk_
   std::size_t prune_at_ = 64;    // under lk_
 };
@@ -111,7 +111,7 @@ class group {
   void fail(std::exception_ptr e) noexcept;
   bool failed() const noexcept;
   detail::child_set kids_;
-  mutable detail::spinlock lk_;
+  mutable detail::spinlock lk_{detail::lock_rank::sync};
   std::exception_ptr first_;  // under lk_
 };
 

@@ -70,7 +70,7 @@ class wait_group {
 
  private:
   bool wait_impl(std::int64_t deadline);
-  mutable detail::spinlock lk_;
+  mutable detail::spinlock lk_{detail::lock_rank::sync};
   std::int64_t count_ = 0;
   detail::wait_queue q_;
 };
@@ -133,7 +133,7 @@ class mutex {
   void unlock_slow();
 
   std::atomic<std::uint32_t> state_{0};
-  detail::spinlock lk_;
+  detail::spinlock lk_{detail::lock_rank::sync};
   bool woken_ = false;  // a waiter was woken to retry and has not retried yet (under lk_)
   detail::wait_queue q_;
 };
@@ -191,7 +191,7 @@ class condition_variable {
   // true: notified; false: the deadline passed. The lock is held on return and on throw.
   bool wait_impl(std::unique_lock<mutex>& lk, std::int64_t deadline);
 
-  detail::spinlock lk_;
+  detail::spinlock lk_{detail::lock_rank::sync_cond};
   detail::wait_queue q_;
 };
 
@@ -222,7 +222,7 @@ class event {
  private:
   bool wait_impl(std::int64_t deadline);
   std::atomic<bool> set_{false};
-  detail::spinlock lk_;
+  detail::spinlock lk_{detail::lock_rank::sync};
   detail::wait_queue q_;
 };
 
@@ -245,7 +245,7 @@ class result_core {
  private:
   static constexpr std::uint8_t k_empty = 0, k_setting = 1, k_ready = 2;
   std::atomic<std::uint8_t> state_{k_empty};
-  spinlock lk_;
+  spinlock lk_{detail::lock_rank::sync};
   wait_queue q_;
 };
 
@@ -368,7 +368,7 @@ class sem_core {
   std::ptrdiff_t available() const noexcept;
 
  private:
-  mutable spinlock lk_;
+  mutable spinlock lk_{detail::lock_rank::sync};
   std::ptrdiff_t count_;
   const std::ptrdiff_t max_;
   const char* name_;
@@ -445,7 +445,7 @@ class once_flag {
   bool enter();                     // true: the caller runs f; false: done
   void finish(bool ok) noexcept;    // the runner is done (ok) or threw (not ok)
   std::atomic<std::uint8_t> state_{k_idle};
-  detail::spinlock lk_;
+  detail::spinlock lk_{detail::lock_rank::sync};
   const void* runner_ = nullptr;  // the greenlet or thread running f (under lk_)
   detail::wait_queue q_;
 };
@@ -503,7 +503,7 @@ class shared_mutex {
  private:
   bool lock_impl(std::int64_t deadline);
   bool lock_shared_impl(std::int64_t deadline);
-  detail::spinlock lk_;
+  detail::spinlock lk_{detail::lock_rank::sync};
   bool writer_ = false;       // under lk_
   std::uint32_t readers_ = 0;  // under lk_
   detail::wait_queue wq_;      // waiting writers

@@ -147,7 +147,7 @@ struct greenlet {
   worker* reg_owner_ = nullptr;
 
   // ---- task state, guarded by join_lock_
-  spinlock join_lock_;
+  spinlock join_lock_{lock_rank::join};
   bool done_ = false;
   std::atomic<bool> done_flag_{false};  // mirror of done_ for lock-free ready()
   bool observed_ = false;               // get() saw the outcome

@@ -2,9 +2,20 @@
 // run queues. Test-and-test-and-set with a pause, then sched_yield after a while. Critical
 // sections guarded by it never block, allocate or switch greenlets (except the park handshake,
 // which releases it from the next context after the switch: see runtime/DESIGN.md).
+//
+// Every spinlock is declared with its lock_rank (canal/detail/lock_rank.hpp, the one list of the
+// lock order). With CANAL_DCHECKS=1 it stores the rank (sizeof 2 instead of 1) and lock(),
+// try_lock() and unlock() report to the lock-order checker (runtime/check.cc), which aborts on
+// an out-of-order acquisition naming both locks. Without it the rank is only a constructor
+// argument: the layout is one atomic<bool> and lock()/unlock() are the same instructions as
+// before ranks existed. canal/detail/check.hpp says why a program must not mix the two modes
+// and how linking refuses a mix.
 #pragma once
 
 #include <atomic>
+
+#include "canal/detail/check.hpp"
+#include "canal/detail/lock_rank.hpp"
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
@@ -21,15 +32,36 @@ void spin_yield() noexcept;  // sched_yield(), out of line
 
 class spinlock {
  public:
+  constexpr explicit spinlock([[maybe_unused]] lock_rank rank) noexcept
+#if CANAL_DCHECK_IS_ON
+      : rank_(rank)
+#endif
+  {
+  }
+  spinlock(const spinlock&) = delete;
+  spinlock& operator=(const spinlock&) = delete;
+
   void lock() noexcept {
+#if CANAL_DCHECK_IS_ON
+    lock_order_acquire(rank_, this);
+#endif
     if (!locked_.exchange(true, std::memory_order_acquire)) return;
     lock_slow();
   }
   bool try_lock() noexcept {
-    return !locked_.load(std::memory_order_relaxed) &&
-           !locked_.exchange(true, std::memory_order_acquire);
+    const bool got = !locked_.load(std::memory_order_relaxed) &&
+                     !locked_.exchange(true, std::memory_order_acquire);
+#if CANAL_DCHECK_IS_ON
+    if (got) lock_order_record(rank_, this);
+#endif
+    return got;
   }
-  void unlock() noexcept { locked_.store(false, std::memory_order_release); }
+  void unlock() noexcept {
+#if CANAL_DCHECK_IS_ON
+    lock_order_release(rank_, this);
+#endif
+    locked_.store(false, std::memory_order_release);
+  }
 
  private:
   // Contended: wait with exponential backoff (1, 2, 4 ... 256 pauses between looks). Backing
@@ -54,6 +86,14 @@ class spinlock {
     }
   }
   std::atomic<bool> locked_{false};
+#if CANAL_DCHECK_IS_ON
+  lock_rank rank_;
+#endif
 };
+
+#if !CANAL_DCHECK_IS_ON
+// Control blocks embed spinlocks: without DCHECKs a rank costs no byte.
+static_assert(sizeof(spinlock) == sizeof(std::atomic<bool>) && alignof(spinlock) == 1);
+#endif
 
 }  // namespace canal::detail
