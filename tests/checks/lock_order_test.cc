@@ -168,7 +168,7 @@ TEST_CASE("checks.lower_rank_after_higher_aborts_naming_both_locks") {
   INFO("child stderr:\n" << r.err);
   CHECK(has(r.err, "lock order violation"));
   CHECK(has(r.err, "taking  chan_core::lock_ (rank 1)"));
-  CHECK(has(r.err, "holding timer_heap::lock_ (rank 4)"));
+  CHECK(has(r.err, "holding timer_heap::lock_ (rank 6)"));
   CHECK(has(r.err, "greenlet 'violator'"));
   CHECK(has(r.err, "lock_order_test.cc"));  // the greenlet's spawn site
 }
@@ -202,7 +202,7 @@ TEST_CASE("checks.two_locks_of_a_single_rank_abort") {
   check_aborted(r);
   INFO("child stderr:\n" << r.err);
   CHECK(has(r.err, "two locks of a rank that allows one at a time"));
-  CHECK(has(r.err, "worker::reg_lock (rank 3)"));
+  CHECK(has(r.err, "worker::reg_lock (rank 5)"));
   CHECK(has(r.err, "not a canal worker"));  // no greenlet: a plain thread
 }
 
@@ -241,8 +241,8 @@ TEST_CASE("checks.ranked_mutex_is_checked_like_a_spinlock") {
   });
   check_aborted(r);
   INFO("child stderr:\n" << r.err);
-  CHECK(has(r.err, "taking  global_fifo::lock_ (overflow or inbox) (rank 5)"));
-  CHECK(has(r.err, "holding stack_pool::mu_ (rank 8)"));
+  CHECK(has(r.err, "taking  global_fifo::lock_ (overflow or inbox) (rank 7)"));
+  CHECK(has(r.err, "holding stack_pool::mu_ (rank 10)"));
 }
 
 TEST_CASE("checks.release_on_another_thread_aborts") {
