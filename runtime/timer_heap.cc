@@ -61,6 +61,8 @@ timer_node* timer_heap::merge_pairs(timer_node* first) noexcept {
 
 timer_node* timer_heap::pop_min() noexcept {
   timer_node* r = root_;
+  CANAL_DCHECK(r != nullptr && r->prev == nullptr && r->sibling == nullptr,
+               "timer_heap: the root has no parent and no siblings");
   root_ = merge_pairs(r->child);
   r->child = r->sibling = r->prev = nullptr;
   r->linked = false;
@@ -73,6 +75,7 @@ void timer_heap::remove(timer_node* n) noexcept {
     pop_min();
     return;
   }
+  CANAL_DCHECK(n->linked && n->prev != nullptr, "timer_heap::remove: a linked non-root node");
   // Cut n's subtree out of its sibling list, pair its children, meld them back at the root.
   if (n->prev->child == n) n->prev->child = n->sibling; else n->prev->sibling = n->sibling;
   if (n->sibling) n->sibling->prev = n->prev;
@@ -85,6 +88,7 @@ void timer_heap::remove(timer_node* n) noexcept {
 }
 
 void timer_heap::add(timer_node* n) noexcept {
+  CANAL_DCHECK(!n->linked, "timer_heap::add: the node is already armed");
   n->child = n->sibling = n->prev = nullptr;
   std::lock_guard<spinlock> lk(lock_);
   n->owner = this;

@@ -89,6 +89,10 @@ void worker::run_pending() noexcept {
           static_cast<std::uint32_t>(a.from->parker_.word.load(std::memory_order_relaxed) >> 32),
           std::memory_order_release);
       for (std::size_t i = 0; i < a.nlocks; ++i) a.locks[i]->unlock();
+#if CANAL_DCHECK_IS_ON
+      // The park's locks were the only ones carried across the switch.
+      CANAL_DCHECK(lock_order_depth() == 0, "a lock other than the park's was held across a switch");
+#endif
       break;
     }
     case action_kind::yield:
@@ -109,6 +113,8 @@ void worker::run_pending() noexcept {
 // ---------------------------------------------------------------- queues
 
 bool worker::push_tail(greenlet* g) noexcept {
+  CANAL_DCHECK(g != current, "push_tail: the running greenlet cannot be queued");
+  CANAL_DCHECK(g->life_ != life::done, "push_tail: a finished greenlet cannot be queued");
   if (sched->overflow.size() != 0 || !ring.push(g)) {
     sched->overflow.push(g);
     sched->maybe_wake();
@@ -158,6 +164,8 @@ void worker::wake_for(std::size_t queued) noexcept {
 // push_next(): only the owner stores into runnext; a thief may CAS a non-null runnext to null
 // (the worker is stalled), so a failed CAS here means the old one was taken: g goes in alone.
 void worker::push_next(greenlet* g) noexcept {
+  CANAL_DCHECK(g != current, "push_next: the running greenlet cannot be queued");
+  CANAL_DCHECK(g->life_ != life::done, "push_next: a finished greenlet cannot be queued");
   greenlet* old = runnext.load(std::memory_order_relaxed);
   if (!old) {
     runnext.store(g, std::memory_order_release);
@@ -184,7 +192,21 @@ bool worker::doomed_before_start(const greenlet* g) const noexcept {
 }
 
 void worker::push_woken(greenlet* g) noexcept {
-  if (!woken.push(g)) push_tail(g);  // more than a ring of timers fired at once
+  if (!woken_spill_head && woken.push(g)) return;
+  g->next_ = nullptr;  // keep firing order: once spilling, everything goes behind the spill
+  if (woken_spill_tail) woken_spill_tail->next_ = g; else woken_spill_head = g;
+  woken_spill_tail = g;
+}
+
+greenlet* worker::pop_woken() noexcept {
+  if (greenlet* g = woken.pop()) return g;
+  if (!woken_spill_head) return nullptr;
+  // The ring is empty (thieves may have taken some): refill it from the spill, oldest first.
+  greenlet* first = woken_spill_head;
+  woken_spill_head = first->next_;
+  while (woken_spill_head && woken.push(woken_spill_head)) woken_spill_head = woken_spill_head->next_;
+  if (!woken_spill_head) woken_spill_tail = nullptr;
+  return first;
 }
 
 greenlet* worker::filter(greenlet* g) noexcept {
@@ -194,7 +216,7 @@ greenlet* worker::filter(greenlet* g) noexcept {
     // own stack (greenlet_main), since those destructors may block.
     g->discard();
     g->error_ = std::make_exception_ptr(cancelled{});
-    g->life_ = life::done;
+    set_life(g, life::created, life::done);
     finish(g);
     sched->unregister_greenlet(g);
     sched->greenlet_finished(this);
@@ -227,7 +249,7 @@ greenlet* worker::pick_local(bool may_finish) noexcept {
         dstack_wait = 0;
         g = dstack.pop_top();
       }
-      if (!g) g = woken.pop();
+      if (!g) g = pop_woken();
       if (!g) g = ring.pop();
       if (!g) g = sched->overflow.pop_into(ring, local_ring::capacity / 2);
       if (!g && (g = dstack.pop_top())) dstack_wait = 0;
@@ -321,7 +343,7 @@ bool worker::peers_hold_work() const noexcept {
 
 bool worker::work_visible() const noexcept {
   if (sched->stopping.load(std::memory_order_acquire)) return true;
-  if (runnext.load(std::memory_order_relaxed) || doomed || woken.size() != 0 ||
+  if (runnext.load(std::memory_order_relaxed) || doomed || woken.size() != 0 || woken_spill_head ||
       ring.size() != 0 || dstack.size() != 0)
     return true;  // our own (finishing work may add)
   if (sched->overflow.size() || sched->foreign.size()) return true;
@@ -442,6 +464,8 @@ void worker::prepare(greenlet* g) {
 }
 
 void worker::resume(greenlet* g) noexcept {
+  CANAL_DCHECK(current == nullptr, "resume: only from the scheduler loop");
+  CANAL_DCHECK(g->life_ != life::done, "resume: a finished greenlet");
   try {
     prepare(g);
   } catch (...) {
@@ -516,6 +540,7 @@ void worker::exit_current(greenlet* g) noexcept {
 }
 
 void worker::retire(greenlet* g) noexcept {
+  CANAL_DCHECK(g->life_ == life::done && g != current, "retire: a finished greenlet, switched away");
   auto* b = static_cast<stack_block*>(g->stack_);
   g->stack_ = nullptr;
   context_release(&g->ec_);
@@ -529,7 +554,7 @@ void worker::retire(greenlet* g) noexcept {
   worker* w = current_worker();
   greenlet* g = w->current;
   const bool doomed = w->doomed_before_start(g);
-  g->life_ = life::started;
+  set_life(g, life::created, life::started);
   if (doomed) [[unlikely]] {
     // Killed before it started: never runs the callable, but destroys it below, on its own
     // stack, where a capture's destructor may block (join, receive) like any greenlet code.
@@ -539,7 +564,7 @@ void worker::retire(greenlet* g) noexcept {
   }
   g->discarding_ = true;  // from here on: cleanup, whose waits are not cancellation points
   g->discard();
-  g->life_ = life::done;
+  set_life(g, life::started, life::done);
   if (scheduler* s = w->sched; g == s->main) s->begin_shutdown();
   finish(g);
   // No handle left (only the running greenlet's own reference): nobody can observe the
@@ -564,6 +589,7 @@ void worker::main_loop() {
 // ---------------------------------------------------------------- ready / finish
 
 void ready(greenlet* g, bool next) noexcept {
+  CANAL_DCHECK(g->life_ == life::started, "ready(): only a started greenlet parks");
   // The claimant calls ready() only once g is switched out: it took a lock that g releases
   // after its switch (channels, join, select), or it is g's own worker (timers), or it waited
   // for parked_epoch_ (kill, timers fired by another worker). So g's context is saved and g can
