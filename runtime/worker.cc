@@ -161,34 +161,62 @@ void worker::wake_for(std::size_t queued) noexcept {
     sched->wake_one();
 }
 
-// push_next(): only the owner stores into runnext; a thief may CAS a non-null runnext to null
-// (the worker is stalled), so a failed CAS here means the old one was taken: g goes in alone.
+// push_next() / take_runnext(): the owner's side of the runnext handshake (worker.hpp). Inside
+// runnext_busy the owner reads and writes runnext plainly unless a thief announced itself; then
+// it settles with a CAS, since that thief may CAS a non-null runnext to null.
 void worker::push_next(greenlet* g) noexcept {
   CANAL_DCHECK(g != current, "push_next: the running greenlet cannot be queued");
   CANAL_DCHECK(g->life_ != life::done, "push_next: a finished greenlet cannot be queued");
-  greenlet* old = runnext.load(std::memory_order_relaxed);
-  if (!old) {
+  greenlet* old;
+  runnext_busy.store(true, std::memory_order_relaxed);
+  light_fence();  // pairs with heavy_fence() in steal_runnext()
+  if (!runnext_thief.load(std::memory_order_acquire)) [[likely]] {
+    old = runnext.load(std::memory_order_relaxed);
     runnext.store(g, std::memory_order_release);
-  } else if (runnext.compare_exchange_strong(old, g, std::memory_order_acq_rel,
-                                             std::memory_order_relaxed)) {
-    push_tail(old);
   } else {
-    runnext.store(g, std::memory_order_release);
+    old = runnext.load(std::memory_order_relaxed);
+    if (!old || !runnext.compare_exchange_strong(old, g, std::memory_order_acq_rel,
+                                                 std::memory_order_relaxed)) {
+      old = nullptr;  // empty, or the thief took it: g goes in alone
+      runnext.store(g, std::memory_order_release);
+    }
   }
+  runnext_busy.store(false, std::memory_order_release);
+  if (old) push_tail(old);
 }
 
 greenlet* worker::take_runnext() noexcept {
   greenlet* g = runnext.load(std::memory_order_relaxed);
-  if (g && runnext.compare_exchange_strong(g, nullptr, std::memory_order_acquire,
-                                           std::memory_order_relaxed))
-    return g;
-  return nullptr;
+  if (!g) return nullptr;
+  runnext_busy.store(true, std::memory_order_relaxed);
+  light_fence();  // pairs with heavy_fence() in steal_runnext()
+  if (!runnext_thief.load(std::memory_order_acquire)) [[likely]] {
+    // Re-read inside the section: a thief that finished before it began may have taken g.
+    g = runnext.load(std::memory_order_acquire);
+    runnext.store(nullptr, std::memory_order_relaxed);
+  } else if (!runnext.compare_exchange_strong(g, nullptr, std::memory_order_acquire,
+                                              std::memory_order_relaxed)) {
+    g = nullptr;  // the thief took it
+  }
+  runnext_busy.store(false, std::memory_order_release);
+  return g;
 }
 
-bool worker::doomed_before_start(const greenlet* g) const noexcept {
-  return g->life_ == life::created && (g->cancel_.load(std::memory_order_acquire) ||
-                                       (sched->shutting_down.load(std::memory_order_relaxed) &&
-                                        g != sched->main));
+// steal_runnext(): a thief's side. After heavy_fence() the owner either is visibly inside an
+// update (back off: it is not stalled after all) or will see runnext_thief and use the CAS.
+greenlet* worker::steal_runnext(worker* v) noexcept {
+  if (!v->runnext.load(std::memory_order_relaxed)) return nullptr;
+  if (v->runnext_thief.exchange(true, std::memory_order_acquire)) return nullptr;  // one thief
+  heavy_fence();
+  greenlet* g = nullptr;
+  if (!v->runnext_busy.load(std::memory_order_acquire)) {
+    g = v->runnext.load(std::memory_order_acquire);
+    if (g && !v->runnext.compare_exchange_strong(g, nullptr, std::memory_order_acq_rel,
+                                                 std::memory_order_relaxed))
+      g = nullptr;
+  }
+  v->runnext_thief.store(false, std::memory_order_release);
+  return g;
 }
 
 void worker::push_woken(greenlet* g) noexcept {
@@ -317,7 +345,7 @@ greenlet* worker::take_from_stalled(worker* v) noexcept {
   const std::int64_t now = now_ns();
   if (v->timers.earliest() <= now) v->timers.fire_due(now, /*by_owner=*/false);
   if (v->woken.size() != 0) v->woken.steal_into(woken);
-  if (greenlet* g = v->take_runnext()) push_tail(g);
+  if (greenlet* g = steal_runnext(v)) push_tail(g);
   return pick_local(true);
 }
 

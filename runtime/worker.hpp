@@ -62,6 +62,12 @@ struct worker {
   // owner, or a thief when this worker is stalled, takes it with a CAS (runtime/DESIGN.md,
   // "Stalled workers").
   std::atomic<greenlet*> runnext{nullptr};
+  // The runnext handshake, asymmetric so the owner pays no read-modify-write per hand-off: the
+  // owner marks runnext_busy around each update and settles by CAS only if a thief announced
+  // itself; a thief announces itself, runs heavy_fence(), and takes runnext only if the owner
+  // is not inside an update (steal_runnext()).
+  std::atomic<bool> runnext_busy{false};
+  std::atomic<bool> runnext_thief{false};
   // Woken by timers this worker fired, in firing order: they run before the ring (a backlog of
   // spawns must not delay them). Owner pushes/pops; thieves take half when this worker stalls.
   local_ring woken;
@@ -152,7 +158,8 @@ struct worker {
   bool stalled(const worker* v) noexcept;
   greenlet* take_from_stalled(worker* v) noexcept;
   void note_switch() noexcept { switches.store(++switch_count, std::memory_order_relaxed); }
-  greenlet* take_runnext() noexcept;
+  greenlet* take_runnext() noexcept;      // owner
+  greenlet* steal_runnext(worker* v) noexcept;  // a thief, from stalled worker v
   void wake_for(std::size_t queued) noexcept;
   void hand_on_watch() noexcept;
 };

@@ -16,6 +16,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <canal/canal.hpp>
@@ -63,6 +64,28 @@ inline constexpr bool sanitized =
 #else
     false;
 #endif
+
+// nap() sleeps without blocking a worker thread when called from a greenlet (a plain sleep on
+// an OS thread).
+template <class Rep, class Period>
+void nap(std::chrono::duration<Rep, Period> d) {
+  if (canal::this_task::in_greenlet()) {
+    canal::this_task::sleep_for(d);
+  } else {
+    std::this_thread::sleep_for(d);
+  }
+}
+
+// eventually() polls pred (napping 100 us between tries) until it holds or the timeout passes.
+template <class Pred>
+bool eventually(Pred pred, std::chrono::steady_clock::duration timeout = std::chrono::seconds(10)) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (!pred()) {
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    nap(std::chrono::microseconds(100));
+  }
+  return true;
+}
 
 // Loose upper bound for timing checks on this noisy 2-core machine.
 inline constexpr auto slack = 2s;

@@ -27,26 +27,8 @@ inline long long ms(steady::duration d) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(d).count();
 }
 
-// Sleeps without blocking a worker thread when called from a greenlet.
-template <class Rep, class Period>
-void nap(std::chrono::duration<Rep, Period> d) {
-  if (canal::this_task::in_greenlet()) {
-    canal::this_task::sleep_for(d);
-  } else {
-    std::this_thread::sleep_for(d);
-  }
-}
-
-// Polls pred (sleeping briefly between tries) until it holds or the timeout passes.
-template <class Pred>
-bool eventually(Pred pred, steady::duration timeout = 10s) {
-  const auto deadline = steady::now() + timeout;
-  while (!pred()) {
-    if (steady::now() > deadline) return false;
-    nap(100us);
-  }
-  return true;
-}
+using canal_test::eventually;  // tests/test_util.hpp
+using canal_test::nap;
 
 // A payload that counts live instances (through canal_test::tracked) and carries a value.
 // (tracked declares a move constructor, so it is not assignable; chan<T>::try_recv()/recv_for()

@@ -18,26 +18,8 @@ namespace sync_test {
 using namespace std::chrono_literals;
 using steady = std::chrono::steady_clock;
 
-// nap() sleeps without blocking a worker when called from a greenlet.
-template <class Rep, class Period>
-void nap(std::chrono::duration<Rep, Period> d) {
-  if (canal::this_task::in_greenlet()) {
-    canal::this_task::sleep_for(d);
-  } else {
-    std::this_thread::sleep_for(d);
-  }
-}
-
-// eventually() polls pred until it holds or the timeout passes.
-template <class Pred>
-bool eventually(Pred pred, steady::duration timeout = 10s) {
-  const auto deadline = steady::now() + timeout;
-  while (!pred()) {
-    if (steady::now() > deadline) return false;
-    nap(100us);
-  }
-  return true;
-}
+using canal_test::eventually;  // tests/test_util.hpp
+using canal_test::nap;
 
 // probe: what a greenlet killed in a wait did.
 struct probe {
