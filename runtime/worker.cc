@@ -592,13 +592,14 @@ void worker::retire(greenlet* g) noexcept {
   }
   g->discarding_ = true;  // from here on: cleanup, whose waits are not cancellation points
   g->discard();
-  set_life(g, life::started, life::done);
   if (scheduler* s = w->sched; g == s->main) s->begin_shutdown();
   finish(g);
   // No handle left (only the running greenlet's own reference): nobody can observe the
   // outcome, so destroy it now, on this stack, rather than in whatever context drops the last
   // reference after the switch (runtime/DESIGN.md, "Where user destructors run").
   if (g->refs_.load(std::memory_order_acquire) == 1) drop_outcome(g);
+  // done only now: the cleanup above may still park (a destructor that joins or receives).
+  set_life(g, life::started, life::done);
   w = current_worker();  // it may have migrated while it ran
   w->exit_current(g);
 }
