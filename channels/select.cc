@@ -14,6 +14,8 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdint>
+#include <new>
+#include <type_traits>
 #include <vector>
 
 #include "canal/detail/check.hpp"
@@ -51,6 +53,33 @@ struct scratch {
   T inline_[N];
   std::vector<T> heap_;
   T* data_;
+};
+
+// The wait entries: any heap storage is allocated up front (before the first lock: nothing
+// may throw while locks are held), but the inline entries are only constructed when the select
+// actually parks (pass 2): a select that completes in pass 1 pays nothing for them.
+template <std::size_t N>
+struct entry_scratch {
+  static_assert(std::is_trivially_destructible_v<wait_entry>);
+  explicit entry_scratch(std::size_t n) : n_(n) {
+    if (n > N) heap_.resize(n);
+  }
+  void construct() noexcept {
+    if (n_ <= N) {
+      data_ = reinterpret_cast<wait_entry*>(raw_);
+      for (std::size_t i = 0; i < n_; ++i) ::new (static_cast<void*>(data_ + i)) wait_entry();
+    } else {
+      data_ = heap_.data();
+    }
+  }
+  wait_entry& operator[](std::size_t i) noexcept { return data_[i]; }
+  wait_entry* data() noexcept { return data_; }
+
+ private:
+  std::size_t n_;
+  alignas(wait_entry) unsigned char raw_[N * sizeof(wait_entry)];
+  std::vector<wait_entry> heap_;
+  wait_entry* data_ = nullptr;
 };
 
 // For the pass invariants below (evaluated in DCHECK builds only).
@@ -123,7 +152,7 @@ std::size_t select_impl(select_case* cases, std::size_t n, bool has_default,
   }
 
   // Every allocation happens before the first lock: nothing may throw while locks are held.
-  scratch<wait_entry, 8> entries(n);
+  entry_scratch<8> entries(n);
 
   // ---- pass 1
   ls.lock();
@@ -150,6 +179,7 @@ std::size_t select_impl(select_case* cases, std::size_t n, bool has_default,
   }
 
   // ---- pass 2
+  entries.construct();
   wait_ticket t = begin_wait();
   // Enqueue in poll order, so cases on the same channel are served in random order too.
   for (std::size_t k = 0; k < n; ++k) {

@@ -219,6 +219,12 @@ greenlet* worker::steal_runnext(worker* v) noexcept {
   return g;
 }
 
+bool worker::doomed_before_start(const greenlet* g) const noexcept {
+  return g->life_ == life::created && (g->cancel_.load(std::memory_order_acquire) ||
+                                       (sched->shutting_down.load(std::memory_order_relaxed) &&
+                                        g != sched->main));
+}
+
 void worker::push_woken(greenlet* g) noexcept {
   if (!woken_spill_head && woken.push(g)) return;
   g->next_ = nullptr;  // keep firing order: once spilling, everything goes behind the spill
