@@ -19,15 +19,15 @@
 #                written into the source tree but Bazel's usual bazel-* symlinks
 #   CANAL_BENCH  an already built canal_bench to use instead of building one
 #   BAZEL_FLAGS  extra flags for the bazel build, e.g. "--jobs=2"
-# BENCHES defaults to the nine benchmarks canal_bench implements (run_all.sh's own default
-# adds mutex and http_hello, which canal_bench does not implement yet).
+# BENCHES defaults to the ten benchmarks canal_bench implements (run_all.sh's own default
+# adds http_hello, which canal_bench does not implement yet).
 # Results: $PEERS_OUT/results/{raw,table,ratio}-<stamp>.{txt,md}.
 set -uo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 export PEERS_OUT="${PEERS_OUT:-${TMPDIR:-/tmp}/canal-peers}"
 export PEERS="${PEERS:-go boostfiber thread gevent canal}"
-export BENCHES="${BENCHES:-pingpong spawn_join skynet chan_spsc chan_mpmc select_fanin timers idle_memory tcp_echo}"
+export BENCHES="${BENCHES:-pingpong spawn_join skynet chan_spsc chan_mpmc select_fanin timers idle_memory tcp_echo mutex}"
 export STAMP="${STAMP:-$(date -u +%Y%m%d-%H%M%S)}"
 mkdir -p "$PEERS_OUT/build" "$PEERS_OUT/results" || exit 1
 
