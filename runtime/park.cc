@@ -21,18 +21,18 @@
 
 namespace canal::detail {
 
-namespace {
-
-thread_local parker t_thread_parker;
-
-void futex_wait(std::atomic<std::uint32_t>* addr, std::uint32_t val, const timespec* rel) {
+void futex_wait(std::atomic<std::uint32_t>* addr, std::uint32_t val, const timespec* rel) noexcept {
   syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(addr), FUTEX_WAIT_PRIVATE, val, rel,
           nullptr, 0);
 }
-void futex_wake(std::atomic<std::uint32_t>* addr) {
-  syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(addr), FUTEX_WAKE_PRIVATE, 1, nullptr,
+void futex_wake(std::atomic<std::uint32_t>* addr, int n) noexcept {
+  syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(addr), FUTEX_WAKE_PRIVATE, n, nullptr,
           nullptr, 0);
 }
+
+namespace {
+
+thread_local parker t_thread_parker;
 
 void unlock_all(spinlock* const* locks, std::size_t n) {
   for (std::size_t i = 0; i < n; ++i) locks[i]->unlock();
@@ -108,7 +108,7 @@ void wake(parker* p, bool next) noexcept {
     ready(p->g, next);
   } else {
     p->futex.store(1, std::memory_order_release);
-    futex_wake(&p->futex);
+    futex_wake(&p->futex, 1);
   }
 }
 

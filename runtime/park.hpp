@@ -23,6 +23,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <ctime>
 
 #include "canal/detail/chan_api.hpp"
 #include "canal/detail/greenlet.hpp"
@@ -81,6 +82,11 @@ inline bool try_claim(wait_entry* e) noexcept { return try_claim(e->p, e->epoch,
 // switch (kill(), a worker firing another worker's timers): it waits until g's context is
 // saved for this epoch (run_pending() publishes parked_epoch_), so g may be queued at once.
 void wait_parked(greenlet* g, std::uint32_t epoch) noexcept;
+
+// The futex calls (private futexes): OS threads park on them, and so does the sysmon thread.
+// rel: a relative timeout or nullptr. futex_wake wakes up to n waiters.
+void futex_wait(std::atomic<std::uint32_t>* addr, std::uint32_t val, const timespec* rel) noexcept;
+void futex_wake(std::atomic<std::uint32_t>* addr, int n) noexcept;
 
 // wake() resumes a claimed party. Call it after releasing the lock the claim was made under.
 void wake(parker* p, bool next = true) noexcept;

@@ -9,15 +9,13 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <cstdint>
 #include <cstring>
 #include <limits>
 #include <exception>
 #include <string>
 #include <thread>
 
-#include <linux/futex.h>
-#include <sys/syscall.h>
-#include <unistd.h>
 
 #include "canal/errors.hpp"
 #include "canal/run.hpp"
@@ -32,15 +30,6 @@ std::atomic<std::int64_t> g_foreign_entries{0};
 std::atomic<race_hook> g_race_hook{nullptr};
 
 namespace {
-
-void futex_wait(std::atomic<std::uint32_t>* addr, std::uint32_t val, const timespec* rel) {
-  syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(addr), FUTEX_WAIT_PRIVATE, val, rel,
-          nullptr, 0);
-}
-void futex_wake_all(std::atomic<std::uint32_t>* addr) {
-  syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(addr), FUTEX_WAKE_PRIVATE, INT32_MAX,
-          nullptr, nullptr, 0);
-}
 
 // sysmon ticks: short while a worker holds queued work or armed timers (a stall there delays
 // somebody), long while the awake workers only run what they run.
@@ -138,7 +127,7 @@ void scheduler::begin_shutdown() noexcept {
 
 void scheduler::sysmon_wake() noexcept {
   sysmon_word.fetch_add(1, std::memory_order_seq_cst);
-  if (sysmon_parked.load(std::memory_order_seq_cst)) futex_wake_all(&sysmon_word);
+  if (sysmon_parked.load(std::memory_order_seq_cst)) futex_wake(&sysmon_word, INT32_MAX);
 }
 
 void scheduler::sysmon_main() noexcept {
